@@ -1,0 +1,3 @@
+"""Computer-use agent runtime."""
+
+__version__ = "0.1.0"

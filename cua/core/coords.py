@@ -1,0 +1,147 @@
+"""The one module that converts between coordinate spaces.
+
+Chain of one executed point:  model output text → model space → screenshot pixels →
+screen / viewport pixels. Model spaces:
+
+* ``abs_resized``: absolute pixels on the image the model saw after ``smart_resize``
+  (Qwen2.5-VL, UI-TARS-1.5, Jedi, UI-Ins, GTA1 ...);
+* ``rel_1000``: relative 0-1000 (Qwen3-VL, UI-TARS v1, OS-Atlas, UGround);
+* ``rel_1``: relative 0-1;
+* ``screenshot``: the screenshot's own pixels (CPU grounders, our JSON codec).
+
+The screenshot → screen step divides by the device scale factor: a browser screenshot taken
+at DPR 2 has twice the CSS pixels of the viewport.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cua.core.geometry import Point
+
+SpaceKind = Literal["abs_resized", "rel_1000", "rel_1", "screenshot"]
+
+
+def smart_resize(
+    height: int,
+    width: int,
+    factor: int = 28,
+    min_pixels: int = 56 * 56,
+    max_pixels: int = 14 * 14 * 4 * 1280,
+) -> tuple[int, int]:
+    """Qwen-VL's resize rule (qwen_vl_utils.smart_resize): both sides multiples of ``factor``,
+    area within [min_pixels, max_pixels], aspect ratio kept as closely as possible."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"aspect ratio over 200: {width}x{height}")
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+class ModelSpace(BaseModel):
+    """A coordinate space a model speaks. ``width``/``height`` are the extent of that space:
+    the resized image for ``abs_resized``, 1000 for ``rel_1000``, 1 for ``rel_1``, the
+    screenshot for ``screenshot``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: SpaceKind
+    width: float
+    height: float
+
+    @classmethod
+    def screenshot(cls, width: int, height: int) -> "ModelSpace":
+        return cls(kind="screenshot", width=width, height=height)
+
+    @classmethod
+    def rel_1000(cls) -> "ModelSpace":
+        return cls(kind="rel_1000", width=1000, height=1000)
+
+    @classmethod
+    def rel_1(cls) -> "ModelSpace":
+        return cls(kind="rel_1", width=1, height=1)
+
+    @classmethod
+    def abs_resized(
+        cls, image_width: int, image_height: int, factor: int = 28,
+        min_pixels: int = 56 * 56, max_pixels: int = 14 * 14 * 4 * 1280,
+    ) -> "ModelSpace":
+        h, w = smart_resize(image_height, image_width, factor, min_pixels, max_pixels)
+        return cls(kind="abs_resized", width=w, height=h)
+
+    def to_screenshot(self, p: Point, shot_width: int, shot_height: int) -> Point:
+        return Point(x=p.x * shot_width / self.width, y=p.y * shot_height / self.height)
+
+    def from_screenshot(self, p: Point, shot_width: int, shot_height: int) -> Point:
+        return Point(x=p.x * self.width / shot_width, y=p.y * self.height / shot_height)
+
+
+class CoordChain(BaseModel):
+    """Everything needed to attribute a misclick: what the model said, what the parser read,
+    where that lands on the screenshot, and where the executor put the pointer."""
+
+    raw_text: str | None = None
+    model_space: ModelSpace
+    model_point: Point
+    screenshot_point: Point
+    screen_point: Point | None = None
+    device_scale_factor: float = 1.0
+    screenshot_size: tuple[int, int]
+
+    @classmethod
+    def from_model(
+        cls, model_point: Point, space: ModelSpace, shot_size: tuple[int, int],
+        raw_text: str | None = None,
+    ) -> "CoordChain":
+        return cls(
+            raw_text=raw_text, model_space=space, model_point=model_point,
+            screenshot_point=space.to_screenshot(model_point, *shot_size),
+            screenshot_size=shot_size,
+        )
+
+    def executed(self, device_scale_factor: float) -> "CoordChain":
+        """The chain completed with the screen point the executor used."""
+        return self.model_copy(update={
+            "device_scale_factor": device_scale_factor,
+            "screen_point": screenshot_to_screen(self.screenshot_point, device_scale_factor),
+        })
+
+
+def screenshot_to_screen(p: Point, device_scale_factor: float) -> Point:
+    return Point(x=p.x / device_scale_factor, y=p.y / device_scale_factor)
+
+
+def screen_to_screenshot(p: Point, device_scale_factor: float) -> Point:
+    return Point(x=p.x * device_scale_factor, y=p.y * device_scale_factor)
+
+
+def map_action(action, space: ModelSpace, shot_size: tuple[int, int], raw_text: str | None = None):
+    """Map every point of an action parsed in ``space`` to screenshot pixels.
+
+    Returns the mapped action and one CoordChain per point (in the action's point order).
+    """
+    from cua.core.actions import Drag, Scroll
+
+    points = action.points()
+    if not points:
+        return action, []
+    chains = [CoordChain.from_model(p, space, shot_size, raw_text) for p in points]
+    mapped = [c.screenshot_point for c in chains]
+    if isinstance(action, Drag):
+        update = {"x": mapped[0].x, "y": mapped[0].y, "to_x": mapped[1].x, "to_y": mapped[1].y}
+    elif isinstance(action, Scroll) or hasattr(action, "x"):
+        update = {"x": mapped[0].x, "y": mapped[0].y}
+    return action.model_copy(update=update), chains

@@ -1,0 +1,44 @@
+"""Errors shared by every room. Each names the problem in one line a user can act on."""
+
+from __future__ import annotations
+
+
+class CuaError(Exception):
+    """Base of every error the runtime raises on purpose (the CLI prints these as one line)."""
+
+
+class ActionParseError(CuaError, ValueError):
+    """Model output (or any action text) that is not a whitelisted action."""
+
+    def __init__(self, reason: str, text: str = "") -> None:
+        self.reason = reason
+        self.text = text
+        quoted = text if len(text) <= 200 else text[:200] + "…"
+        super().__init__(f"{reason}: {quoted!r}" if text else reason)
+
+
+class EnvError(CuaError):
+    """The environment could not do what was asked (infrastructure, not the agent's fault)."""
+
+
+class BrowserNotFoundError(EnvError):
+    """No Chromium executable where we looked."""
+
+
+class PageLoadError(EnvError):
+    """A page did not load (timeout, refused, blocked)."""
+
+
+class TaskNotFoundError(CuaError, KeyError):
+    """An unknown task or suite name."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want the plain sentence
+        return str(self.args[0]) if self.args else "unknown task"
+
+
+class InvalidObservationError(EnvError):
+    """A screenshot or observation that cannot be used (e.g. zero size)."""
+
+
+class StepTimeoutError(CuaError, TimeoutError):
+    """A stage of an agent step ran past its time limit."""

@@ -1,0 +1,1 @@
+"""Environments behind one Env protocol (browser, desktop, MiniWoB++)."""

@@ -1,0 +1,55 @@
+"""The one Env protocol every environment implements, and what it exchanges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from cua.core import Action, Observation
+
+
+@dataclass
+class Task:
+    """A task an env can reset to. ``id`` is ``suite/name`` (e.g. ``miniwob/click-button``)."""
+
+    id: str
+    instruction: str | None = None
+    seed: int | None = None
+    start_url: str | None = None
+    max_steps: int = 15
+    time_limit_s: float | None = None
+    reference_plan: list[str] | None = None  # natural-language steps, for the instruction-list planner
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def suite(self) -> str:
+        return self.id.split("/", 1)[0] if "/" in self.id else ""
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/", 1)[-1]
+
+
+@dataclass
+class StepResult:
+    observation: Observation
+    reward: float = 0.0
+    done: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Env(Protocol):
+    """reset → step* → evaluate → close. Coordinates in actions are screenshot pixels; the env
+    converts them to its screen (CSS / X11) pixels and reports what it executed in
+    ``info["executed_points"]`` as ``[[x, y], ...]``."""
+
+    name: str
+
+    def reset(self, task: Task) -> Observation: ...
+
+    def step(self, action: Action) -> StepResult: ...
+
+    def evaluate(self) -> float: ...
+
+    def close(self) -> None: ...
