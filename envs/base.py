@@ -5,29 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from cua.core import Action, Observation
+from cua.core import Action, Observation, Task
 
-
-@dataclass
-class Task:
-    """A task an env can reset to. ``id`` is ``suite/name`` (e.g. ``miniwob/click-button``)."""
-
-    id: str
-    instruction: str | None = None
-    seed: int | None = None
-    start_url: str | None = None
-    max_steps: int = 15
-    time_limit_s: float | None = None
-    reference_plan: list[str] | None = None  # natural-language steps, for the instruction-list planner
-    config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def suite(self) -> str:
-        return self.id.split("/", 1)[0] if "/" in self.id else ""
-
-    @property
-    def name(self) -> str:
-        return self.id.split("/", 1)[-1]
+__all__ = ["Env", "StepResult", "Task"]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from cua.core.errors import (
 )
 from cua.core.geometry import Box, Point
 from cua.core.observation import Observation, UIElement
+from cua.core.task import Task
 from cua.core.records import (
     SCHEMA_VERSION, Attempt, EpisodeResult, Grounding, Intent, StepRecord, Verdict,
 )
@@ -20,6 +21,6 @@ __all__ = [
     "Key", "Move", "RightClick", "Scroll", "Type", "Wait", "normalize_key", "with_point",
     "CoordChain", "ModelSpace", "smart_resize", "ActionParseError", "BrowserNotFoundError",
     "CuaError", "EnvError", "InvalidObservationError", "PageLoadError", "StepTimeoutError",
-    "TaskNotFoundError", "Box", "Point", "Observation", "UIElement", "SCHEMA_VERSION", "Attempt",
+    "TaskNotFoundError", "Box", "Point", "Observation", "UIElement", "Task", "SCHEMA_VERSION", "Attempt",
     "EpisodeResult", "Grounding", "Intent", "StepRecord", "Verdict",
 ]

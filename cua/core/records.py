@@ -15,7 +15,7 @@ from cua.core.geometry import Box, Point
 
 SCHEMA_VERSION = 1
 
-IntentKind = Literal["click", "double_click", "right_click", "move", "type", "scroll", "select"]
+IntentKind = Literal["click", "double_click", "right_click", "move", "scroll"]
 
 
 class Intent(BaseModel):
@@ -25,7 +25,6 @@ class Intent(BaseModel):
 
     kind: IntentKind = "click"
     target: str  # "the Save button"
-    text: str | None = None  # for kind == "type": what to type once the target is focused
     direction: Literal["up", "down", "left", "right"] | None = None  # for kind == "scroll"
     thought: str | None = None
 
@@ -102,6 +101,7 @@ class EpisodeResult(BaseModel):
     reward: float = 0.0
     steps: int = 0
     error: str | None = None
+    trace: str | None = None  # last frames of the traceback when status == "error"
     stack: dict[str, str] = Field(default_factory=dict)  # planner / grounder / critic names
     env: str = ""
     started_at: float = 0.0

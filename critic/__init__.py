@@ -1,0 +1,1 @@
+"""Critics: review a proposed action before it runs."""

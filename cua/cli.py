@@ -1,0 +1,139 @@
+"""The ``cua`` command line: run suites, list tasks, replay trajectories."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cua.core import CuaError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Computer-use agent runtime: environments, grounders, critics.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """User mistakes and missing pieces are one line on stderr and exit code 2, not a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CuaError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            raise typer.Exit(2) from None
+    return wrapper
+
+
+def _seed_list(seeds: int, seed_list: Optional[str]) -> list[int]:
+    if seed_list:
+        try:
+            return [int(s) for s in seed_list.split(",") if s.strip()]
+        except ValueError:
+            raise CuaError(f"--seed-list must be integers separated by commas, got {seed_list!r}") from None
+    if seeds < 1:
+        raise CuaError("--seeds must be at least 1")
+    return list(range(seeds))
+
+
+@app.command()
+@friendly_errors
+def run(
+    suite: str = typer.Option("miniwob-cpu", "--suite", "-s",
+                              help="suite name, or suite/task[,task...] (see `cua tasks`)"),
+    seeds: int = typer.Option(3, help="seeds 0..N-1 for every task"),
+    seed_list: Optional[str] = typer.Option(None, help="explicit seeds, e.g. 0,5,9"),
+    planner: str = typer.Option("instructions", help="planner NAME[:k=v,...]"),
+    grounder: str = typer.Option("a11y", help="grounder NAME[:k=v,...]"),
+    critic: str = typer.Option("approve-all", help="critic NAME[:k=v,...]"),
+    max_steps: Optional[int] = typer.Option(None, help="step budget per episode (default: the task's)"),
+    max_retries: int = typer.Option(2, help="re-plans after a veto"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>); an existing one resumes"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Run an agent on a suite headless; trajectories and results go to the run folder."""
+    from critic.base import CRITICS
+    from cua.agent import Agent, AgentConfig
+    from cua.planners import PLANNERS
+    from cua.runner import run_suite
+    from cua.suites import resolve
+    from grounding import GROUNDERS
+
+    the_suite, names = resolve(suite)
+    seeds_ = _seed_list(seeds, seed_list)
+    agent = Agent(PLANNERS.make(planner), GROUNDERS.make(grounder), CRITICS.make(critic),
+                  AgentConfig(max_steps=max_steps, max_retries=max_retries))
+    run_dir = out or Path("runs") / f"{suite.replace('/', '_').replace(',', '+')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    summary = run_suite(the_suite, names, seeds_, agent, run_dir, console=console, show_progress=progress)
+    console.print(summary.table())
+    overall = summary.overall()
+    console.print(f"overall success {overall.successes}/{overall.episodes} = {overall.success_rate:.1%}"
+                  f"  ({overall.errors} errors)")
+    console.print(f"trajectories: {run_dir / 'episodes'}   results: {run_dir / 'results.json'}, "
+                  f"{run_dir / 'results.md'}")
+
+
+@app.command()
+@friendly_errors
+def tasks(suite: Optional[str] = typer.Argument(None, help="a suite to list the tasks of")) -> None:
+    """List the suites, or the tasks of one suite."""
+    from cua.suites import SUITES, get_suite
+
+    if suite is None:
+        table = Table("suite", "tasks", "description")
+        for s in SUITES.values():
+            table.add_row(s.name, str(len(s.task_names())), s.description)
+        console.print(table)
+        return
+    for name in get_suite(suite).task_names():
+        console.print(f"{suite}/{name}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def replay(
+    episode: Path = typer.Argument(..., help="an episode folder (runs/<run>/episodes/<task>__seed<n>)"),
+    threshold: float = typer.Option(0.02, help="mean pixel difference above which screens diverge"),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+) -> None:
+    """Re-execute a recorded trajectory in a fresh env and report where it diverges."""
+    from cua.replay import replay_episode
+
+    report = replay_episode(episode, screen_threshold=threshold)
+    if as_json:
+        print(json.dumps({
+            "episode": str(report.episode), "task_id": report.task_id,
+            "recorded_score": report.recorded_score, "replayed_score": report.replayed_score,
+            "first_divergence": report.first_divergence.index if report.first_divergence else None,
+            "steps": [vars(s) for s in report.steps]}, default=float))
+    else:
+        table = Table("step", "screen diff", "recorded reward", "replayed reward", "diverged",
+                      title=f"replay of {report.task_id}")
+        for s in report.steps:
+            flag = ", ".join(k for k, v in (("screen", s.screen_diverged), ("reward", s.reward_diverged)) if v)
+            table.add_row(str(s.index), f"{s.screen_diff:.4f}", f"{s.recorded_reward:.2f}",
+                          f"{s.replayed_reward:.2f}", flag or "-")
+        console.print(table)
+        first = report.first_divergence
+        console.print(f"score recorded {report.recorded_score} vs replayed {report.replayed_score}; "
+                      + (f"first divergence at step {first.index}" if first else "no divergence"))
+    if not report.score_matches or report.first_divergence is not None:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

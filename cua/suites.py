@@ -1,0 +1,80 @@
+"""Named task suites: which env to build and which tasks it offers."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Callable
+
+from cua.core import Task, TaskNotFoundError
+from envs.base import Env
+
+# MiniWoB++ tasks the CPU default stack (instruction-list planner + a11y grounder) can attempt:
+# their utterance names every target by its visible text or role.
+MINIWOB_CPU_TASKS = [
+    "click-button", "click-button-sequence", "click-checkboxes", "click-dialog",
+    "click-dialog-2", "click-link", "click-option", "click-tab", "click-test", "click-test-2",
+    "enter-text", "enter-text-2", "enter-text-dynamic", "focus-text", "focus-text-2",
+    "login-user",
+]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    task_names: Callable[[], list[str]]
+    make_env: Callable[[], Env]
+    make_task: Callable[[str, int | None], Task]
+
+
+def _miniwob_env() -> Env:
+    from envs.miniwob import MiniWoBEnv
+
+    return MiniWoBEnv()
+
+
+def _miniwob_names() -> list[str]:
+    from envs.miniwob import miniwob_task_names
+
+    return miniwob_task_names()
+
+
+def _miniwob_task(name: str, seed: int | None) -> Task:
+    from envs.miniwob import make_task
+
+    return make_task(name, seed)
+
+
+SUITES: dict[str, Suite] = {
+    "miniwob": Suite("miniwob", "every MiniWoB++ task bundled in the miniwob package",
+                     _miniwob_names, _miniwob_env, _miniwob_task),
+    "miniwob-cpu": Suite("miniwob-cpu", "MiniWoB++ tasks the CPU default stack can attempt",
+                         lambda: list(MINIWOB_CPU_TASKS), _miniwob_env, _miniwob_task),
+}
+
+
+def get_suite(name: str) -> Suite:
+    if name not in SUITES:
+        close = difflib.get_close_matches(name, SUITES, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise TaskNotFoundError(f"unknown suite {name!r}{hint}; known: {', '.join(sorted(SUITES))}")
+    return SUITES[name]
+
+
+def resolve(spec: str) -> tuple[Suite, list[str]]:
+    """``miniwob-cpu`` → the whole suite; ``miniwob/click-button,click-link`` → those tasks."""
+    suite_name, slash, tasks = spec.partition("/")
+    suite = get_suite(suite_name)
+    if not slash:
+        return suite, suite.task_names()
+    known = suite.task_names()
+    if suite.name != "miniwob" and suite_name.startswith("miniwob"):
+        known = get_suite("miniwob").task_names()  # any MiniWoB task, e.g. miniwob-cpu/choose-list
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    for n in names:
+        if n not in known:
+            close = difflib.get_close_matches(n, known, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise TaskNotFoundError(f"unknown task {suite.name}/{n}{hint}")
+    return suite, names

@@ -1,0 +1,82 @@
+"""Trajectory store: step-by-step atomic writes, tolerant reads, secrets never on disk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from cua.core import Click, CuaError, EpisodeResult, StepRecord
+from cua.store import EpisodeWriter, episode_dirname, load_episode
+
+
+def _shot(colour: str = "white") -> Image.Image:
+    return Image.new("RGB", (64, 48), colour)
+
+
+def test_steps_are_readable_as_written(tmp_path):
+    w = EpisodeWriter(tmp_path / "ep")
+    for i in range(3):
+        w.write_step(StepRecord(index=i, screenshot=w.screenshot_name(i), action=Click(x=i, y=2)), _shot())
+    w.finish(EpisodeResult(task_id="miniwob/click-test", seed=1, status="success", reward=1.0, steps=3))
+    ep = load_episode(tmp_path / "ep")
+    assert [s.index for s in ep.steps] == [0, 1, 2]
+    assert ep.steps[2].action == Click(x=2, y=2)
+    assert ep.result is not None and ep.result.status == "success"
+    assert ep.screenshot(ep.steps[0]).size == (64, 48)
+    # readable without the project's code: plain JSON with a schema version
+    first = json.loads((tmp_path / "ep" / "steps.jsonl").read_text().splitlines()[0])
+    assert first["schema_version"] == 1 and first["action"]["type"] == "click"
+
+
+def test_truncated_last_line_keeps_earlier_steps(tmp_path):
+    w = EpisodeWriter(tmp_path / "ep")
+    for i in range(2):
+        w.write_step(StepRecord(index=i, screenshot=w.screenshot_name(i)), _shot())
+    with open(tmp_path / "ep" / "steps.jsonl", "a") as f:
+        f.write('{"schema_version": 1, "index": 2, "screensh')  # killed mid-write
+    ep = load_episode(tmp_path / "ep")
+    assert [s.index for s in ep.steps] == [0, 1]
+    assert ep.result is None
+    assert ep.warnings and "steps.jsonl:3" in ep.warnings[0]
+
+
+def test_no_temp_files_left_behind(tmp_path):
+    w = EpisodeWriter(tmp_path / "ep")
+    w.write_step(StepRecord(index=0, screenshot=w.screenshot_name(0)), _shot())
+    w.finish(EpisodeResult(task_id="t", status="failure"))
+    assert sorted(p.name for p in (tmp_path / "ep").iterdir()) == ["result.json", "step_0000.png", "steps.jsonl"]
+
+
+def test_secrets_are_masked(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret-123")
+    monkeypatch.setenv("MY_ENDPOINT_CRED", "hunter2-hunter2")
+    w = EpisodeWriter(tmp_path / "ep", secret_env=("MY_ENDPOINT_CRED",))
+    record = StepRecord(index=0, screenshot=w.screenshot_name(0),
+                        info={"echo": "key is sk-very-secret-123", "other": "hunter2-hunter2"})
+    w.write_step(record, _shot())
+    w.finish(EpisodeResult(task_id="t", status="error", error="auth failed for sk-very-secret-123"))
+    text = (tmp_path / "ep" / "steps.jsonl").read_text() + (tmp_path / "ep" / "result.json").read_text()
+    assert "sk-very-secret-123" not in text and "hunter2-hunter2" not in text
+    assert text.count("***") == 3
+
+
+def test_rerun_of_unfinished_episode_starts_clean(tmp_path):
+    w = EpisodeWriter(tmp_path / "ep")
+    w.write_step(StepRecord(index=0, screenshot=w.screenshot_name(0)), _shot())
+    EpisodeWriter(tmp_path / "ep")  # the resumed run reopens it
+    assert not (tmp_path / "ep" / "steps.jsonl").exists()
+
+
+def test_bad_paths_are_clear_errors(tmp_path):
+    with pytest.raises(CuaError, match="no episode folder"):
+        load_episode(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CuaError, match="not an episode folder"):
+        load_episode(tmp_path / "empty")
+
+
+def test_episode_dirname_is_safe():
+    assert episode_dirname("miniwob/click-button", 3) == "miniwob_click-button__seed3"
+    assert "/" not in episode_dirname("../../etc/passwd", None)
