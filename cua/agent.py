@@ -21,7 +21,8 @@ from typing import Any, Callable, TypeVar
 from critic.base import Critic, ReviewContext
 from cua.core import (
     TERMINAL_ACTIONS, Action, Attempt, Click, CoordChain, DoubleClick, EpisodeResult, Intent,
-    ModelSpace, Move, Observation, RightClick, Scroll, StepRecord, StepTimeoutError, Task,
+    ModelSpace, Move, Observation, RightClick, Scroll, SetupError, StepRecord, StepTimeoutError,
+    Task,
 )
 from cua.planners import Planner
 from cua.store import EpisodeWriter
@@ -76,7 +77,8 @@ class Agent:
 
     def run_episode(self, env: Env, task: Task, writer: EpisodeWriter | None = None) -> EpisodeResult:
         """Never raises for a failing env or component: the result says ``error`` with the
-        reason, and the steps already written stay on disk."""
+        reason, and the steps already written stay on disk. A SetupError (no browser, no
+        Xvfb) is raised instead: no later episode could run either."""
         started = time.time()
         result = EpisodeResult(task_id=task.id, seed=task.seed, status="running",
                                stack=self.stack, env=getattr(env, "name", type(env).__name__),
@@ -99,6 +101,8 @@ class Agent:
             score = float(env.evaluate())
             result.reward = score
             result.status = "success" if score >= 1.0 - 1e-9 else "failure"
+        except SetupError:
+            raise  # no result.json: a resumed run retries this episode
         except Exception as e:  # noqa: BLE001 — recorded, never lost; the runner decides what next
             result.status = "error"
             result.error = f"{type(e).__name__}: {e}"

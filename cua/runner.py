@@ -84,10 +84,10 @@ class RunSummary:
         t = Table(title=f"{self.suite} — planner={self.stack.get('planner')} "
                         f"grounder={self.stack.get('grounder')} critic={self.stack.get('critic')}")
         for col in ("task", "episodes", "success", "rate", "mean reward", "mean steps", "errors"):
-            t.add_column(col, justify="left" if col == "task" else "right")
+            t.add_column(col, justify="left" if col == "task" else "right", no_wrap=col == "task")
         def row(s: TaskStats) -> None:
             d = s.as_dict()
-            t.add_row(s.task, str(s.episodes), str(s.successes), f"{s.success_rate:.0%}",
+            t.add_row(s.task.split("/", 1)[-1], str(s.episodes), str(s.successes), f"{s.success_rate:.0%}",
                       f"{d['mean_reward']:.2f}", f"{d['mean_steps']:.1f}", str(s.errors))
 
         for s in self.per_task():

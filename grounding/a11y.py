@@ -64,26 +64,30 @@ class A11yGrounder:
         visible = [e for e in elements if e.box.area > 0]
         if not q.text:  # a role alone ("the textbox", "the 3rd input textbox")
             pool = sorted((e for e in visible if e.role.lower() in q.roles), key=_reading_order)
-            return (_nth(pool, q.ordinal), 0.7) if pool and _nth(pool, q.ordinal) else (None, 0.0)
+            found = _nth(pool, q.ordinal)
+            return (found, 0.7) if found is not None else (None, 0.0)
         scored = sorted(
             ((self._score(q, e), e) for e in visible), key=lambda se: se[0], reverse=True
         )
         if not scored or scored[0][0] < self.threshold:
             return None, scored[0][0] if scored else 0.0
+        top = scored[0][0]
+        ties = [e for s, e in scored if s >= top - 0.05]
         if q.ordinal is not None:
-            top = scored[0][0]
-            pool = sorted((e for s, e in scored if s >= top - 1e-6), key=_reading_order)
-            return _nth(pool, q.ordinal), top
-        score, best = scored[0]
-        if q.roles and best.role.lower() not in q.roles:  # a label: take the field it names
-            field = _nearest(best, [e for e in visible if e.role.lower() in q.roles])
-            if field is not None:
-                return field, score
-        return best, score
+            return _nth(sorted(ties, key=_reading_order), q.ordinal), top
+        if q.roles and scored[0][1].role.lower() not in q.roles:
+            # The best matches are labels: take the field that sits next to one of them
+            # ("Username" right above its input beats the word in the instructions).
+            fields = [e for e in visible if e.role.lower() in q.roles]
+            pairs = [(d, f) for label in ties for d, f in [_nearest(label, fields)] if f is not None]
+            if pairs:
+                return min(pairs, key=lambda df: df[0])[1], top
+        return scored[0][1], top
 
     @staticmethod
     def _score(q: TargetQuery, e: UIElement) -> float:
-        s = name_score(q.text, normalize_text(e.name))
+        name = normalize_text(e.name)
+        s = max(name_score(alt, name) for alt in q.alternatives)
         if s == 0.0:
             return 0.0
         role = e.role.lower()
@@ -91,6 +95,8 @@ class A11yGrounder:
             s += 0.1 if role in q.roles else -0.1
         if role in INTERACTIVE_ROLES:  # a button beats the StaticText inside it
             s += 0.05
+        if q.exact and e.name.strip() == q.exact:  # "Eget" over "eget" when written so
+            s += 0.02
         return s
 
 
@@ -103,16 +109,21 @@ def _nth(pool: list[UIElement], ordinal: int | None) -> UIElement | None:
     return pool[index] if -len(pool) <= index < len(pool) else None
 
 
-def _nearest(label: UIElement, fields: list[UIElement], max_dist: float = 200.0) -> UIElement | None:
-    """The field closest to a label, looking right of it and below it."""
+def _nearest(
+    label: UIElement, fields: list[UIElement], max_dist: float = 200.0
+) -> tuple[float, UIElement | None]:
+    """The field closest to a label, looking right of it and below it, with its distance."""
     def dist(f: UIElement) -> float:
         dx = max(0.0, f.box.x1 - label.box.x2, label.box.x1 - f.box.x2)
         dy = max(0.0, f.box.y1 - label.box.y2, label.box.y1 - f.box.y2)
         above_or_left = f.box.y2 < label.box.y1 or f.box.x2 < label.box.x1
         return math.hypot(dx, dy) + (100.0 if above_or_left else 0.0)
 
-    ranked = sorted(fields, key=dist)
-    return ranked[0] if ranked and dist(ranked[0]) <= max_dist else None
+    if not fields:
+        return math.inf, None
+    best = min(fields, key=dist)
+    d = dist(best)
+    return (d, best) if d <= max_dist else (math.inf, None)
 
 
 GROUNDERS.register("a11y")(A11yGrounder)

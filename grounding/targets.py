@@ -26,6 +26,15 @@ ROLE_WORDS: dict[str, tuple[str, ...]] = {
     "dropdown": ("combobox", "listbox"),
     "icon": ("img", "image", "button", "link"),
 }
+# Names icons go by: the instruction says what the user sees, the page names what it does.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "x": ("close", "×", "✕", "✖"),
+    "close": ("x", "×", "✕"),
+    "ok": ("okay",),
+    "okay": ("ok",),
+    "search": ("magnifier", "find"),
+    "menu": ("hamburger", "☰"),
+}
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 _FILLER = re.compile(r"\b(the|a|an|on|into|in|element|labeled|labelled|named|called)\b")
 
@@ -44,6 +53,12 @@ class TargetQuery:
     roles: tuple[str, ...] = ()  # accepted roles, most likely first; () = any
     ordinal: int | None = None  # 1-based; -1 = last
     raw: str = ""
+    exact: str = ""  # the quoted text as written (case kept), for tie-breaks
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        """The text and the other names the same target goes by."""
+        return (self.text, *SYNONYMS.get(self.text, ()))
 
     @classmethod
     def parse(cls, description: str) -> "TargetQuery":
@@ -67,4 +82,5 @@ class TargetQuery:
             text = " ".join(a or b for a, b in quoted)
         else:
             text = _FILLER.sub(" ", rest)
-        return cls(text=normalize_text(text), roles=roles, ordinal=ordinal, raw=raw)
+        exact = " ".join(a or b for a, b in quoted)
+        return cls(text=normalize_text(text), roles=roles, ordinal=ordinal, raw=raw, exact=exact)

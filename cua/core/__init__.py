@@ -7,7 +7,7 @@ from cua.core.actions import (
 from cua.core.coords import CoordChain, ModelSpace, smart_resize
 from cua.core.errors import (
     ActionParseError, BrowserNotFoundError, CuaError, EnvError, InvalidObservationError,
-    PageLoadError, StepTimeoutError, TaskNotFoundError,
+    PageLoadError, SetupError, StepTimeoutError, TaskNotFoundError,
 )
 from cua.core.geometry import Box, Point
 from cua.core.observation import Observation, UIElement
@@ -20,7 +20,8 @@ __all__ = [
     "ACTION_ADAPTER", "TERMINAL_ACTIONS", "Action", "Click", "Done", "DoubleClick", "Drag", "Fail",
     "Key", "Move", "RightClick", "Scroll", "Type", "Wait", "normalize_key", "with_point",
     "CoordChain", "ModelSpace", "smart_resize", "ActionParseError", "BrowserNotFoundError",
-    "CuaError", "EnvError", "InvalidObservationError", "PageLoadError", "StepTimeoutError",
+    "CuaError", "EnvError", "InvalidObservationError", "PageLoadError", "SetupError",
+    "StepTimeoutError",
     "TaskNotFoundError", "Box", "Point", "Observation", "UIElement", "Task", "SCHEMA_VERSION", "Attempt",
     "EpisodeResult", "Grounding", "Intent", "StepRecord", "Verdict",
 ]

@@ -21,7 +21,12 @@ class EnvError(CuaError):
     """The environment could not do what was asked (infrastructure, not the agent's fault)."""
 
 
-class BrowserNotFoundError(EnvError):
+class SetupError(EnvError):
+    """The environment cannot start at all (a missing program, a bad path): retrying or
+    moving to the next episode cannot help, so runs stop with this one line."""
+
+
+class BrowserNotFoundError(SetupError):
     """No Chromium executable where we looked."""
 
 

@@ -58,3 +58,29 @@ def test_refuses_when_nothing_matches():
 def test_target_query_parsing():
     q = TargetQuery.parse('the 3rd "Edit" link')
     assert (q.text, q.roles, q.ordinal) == ("edit", ("link",), 3)
+
+
+# Element lists as MiniWoB's login-user, click-dialog and click-link pages give them
+# (boxes in screenshot pixels at DSF 2, read from a real run).
+LOGIN = [
+    el("StaticText", "username", 93, 6, 94, 22), el("StaticText", "password", 39, 28, 94, 22),
+    el("textbox", "", 14, 156, 256, 42), el("textbox", "", 14, 260, 216, 42),
+    el("StaticText", "Username", 4, 124, 97, 22), el("StaticText", "Password", 4, 228, 94, 22),
+    el("button", "Login", 4, 332, 173, 62),
+]
+
+
+def test_label_next_to_the_field_beats_the_word_in_the_instructions():
+    assert ground("the username field", LOGIN).box == Box.from_xywh(14, 156, 256, 42)
+    assert ground("the password field", LOGIN).box == Box.from_xywh(14, 260, 216, 42)
+
+
+def test_icon_synonyms():
+    page = [el("StaticText", 'Close the dialog box by clicking the "x".', 6, 6, 279, 44),
+            el("button", "Close", 172, 175, 40, 40)]
+    assert ground('the "x"', page).box == Box.from_xywh(172, 175, 40, 40)
+
+
+def test_written_case_breaks_ties():
+    page = [el("StaticText", "eget", 146, 104, 39, 22), el("StaticText", "Eget", 264, 148, 41, 22)]
+    assert ground('the link "Eget"', page).box == Box.from_xywh(264, 148, 41, 22)
