@@ -1,13 +1,13 @@
 # Two entry points, both idempotent on a fresh Debian machine:
 #   make run   — install everything, then run the main job (MiniWoB++ with the CPU stack)
 #   make test  — install everything, then the whole test suite
-# Set EXTRAS=dev,train (etc.) to install more extras; TORCH_SPEC to choose the torch build.
+# Set EXTRAS=dev,models,train (etc.) to install more extras; TORCH_SPEC to choose the torch build.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev
+EXTRAS ?= dev,models
 # CPU torch from the local wheel on machines without a GPU; GPU users install CUDA torch first
 # (see README) and the pin below is then already satisfied.
 TORCH_SPEC ?= torch==2.13.0

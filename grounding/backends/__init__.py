@@ -1,0 +1,1 @@
+"""Model backends: a local transformers model, or any OpenAI-compatible server."""

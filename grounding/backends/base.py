@@ -1,0 +1,30 @@
+"""What every model backend offers: chat in, text out.
+
+Messages use the OpenAI chat layout, with images as PIL objects inside the content list::
+
+    [{"role": "system", "content": [{"type": "text", "text": "You are a helpful assistant."}]},
+     {"role": "user", "content": [{"type": "image", "image": <PIL.Image>},
+                                  {"type": "text", "text": "Click the Save button"}]},
+     {"role": "assistant", "content": [{"type": "text", "text": "<tool_call>..."}]}]  # optional prefill
+
+A trailing assistant message is a prefill: the model continues it, and the returned text is
+only the continuation. The HTTP client turns images into base64 data URLs; the server turns
+them back. Backends decode greedily unless ``temperature`` > 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+Message = dict[str, Any]
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    name: str
+
+    def chat(self, messages: list[Message], *, max_new_tokens: int = 256,
+             temperature: float = 0.0) -> str: ...
+
+    def chat_batch(self, conversations: list[list[Message]], *, max_new_tokens: int = 256,
+                   temperature: float = 0.0) -> list[str]: ...
