@@ -40,6 +40,7 @@ class Grounding(BaseModel):
     model_point: Point | None = None
     latency_s: float = 0.0
     grounder: str = ""
+    crops: list[Box] = Field(default_factory=list)  # zoom windows looked at, in screenshot pixels
 
     def chain(self, shot_size: tuple[int, int]) -> CoordChain | None:
         if self.point is None:
