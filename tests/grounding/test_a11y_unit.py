@@ -84,3 +84,10 @@ def test_icon_synonyms():
 def test_written_case_breaks_ties():
     page = [el("StaticText", "eget", 146, 104, 39, 22), el("StaticText", "Eget", 264, 148, 41, 22)]
     assert ground('the link "Eget"', page).box == Box.from_xywh(264, 148, 41, 22)
+
+
+def test_role_aware_named_field():
+    page = [el("StaticText", "Email", 10, 10, 40, 15), el("textbox", "Email", 60, 8, 120, 20),
+            el("link", "Email us", 10, 200, 60, 15)]
+    assert ground("the Email field", page).box == Box.from_xywh(60, 8, 120, 20)
+    assert ground("the Email link", page).box == Box.from_xywh(10, 200, 60, 15)
