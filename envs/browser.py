@@ -10,6 +10,7 @@ Playwright's sync API is bound to the thread that started it: use ``AsyncEnv`` f
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import os
 import threading
@@ -405,7 +406,14 @@ class BrowserEnv:
     def observe(self) -> Observation:
         with self._guard("observe"):
             page = self.page
-            png = page.screenshot(type="png")
+            # Straight over CDP: a third of page.screenshot()'s time, same pixels. The clip is
+            # in page coordinates, so it starts where the visual viewport is scrolled to.
+            vw, vh = self._viewport
+            port = self._cdp.send("Page.getLayoutMetrics")["cssVisualViewport"]
+            clip = {"x": port["pageX"], "y": port["pageY"], "width": vw, "height": vh,
+                    "scale": self.config.device_scale_factor}
+            png = base64.b64decode(self._cdp.send(
+                "Page.captureScreenshot", {"format": "png", "clip": clip})["data"])
             shot = Image.open(io.BytesIO(png)).convert("RGB")
             try:
                 aria = page.locator("body").aria_snapshot(timeout=2000)

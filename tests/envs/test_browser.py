@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
 import signal
 import socket
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from cua.core import (
     BrowserNotFoundError, Click, Done, EnvError, Key, PageLoadError, Point, Scroll, Type,
@@ -31,7 +34,7 @@ body {{ margin: 0; font: 16px sans-serif; }}
 #b {{ position: absolute; left: 200px; top: 100px; width: 120px; height: 40px; }}
 #name {{ position: absolute; left: 20px; top: 200px; width: 200px; }}
 #away {{ position: absolute; left: 20px; top: 300px; }}
-#tall {{ height: 3000px; }}
+#tall {{ height: 3000px; background: linear-gradient(#f00, #00f); }}
 </style></head><body>
 <button id="b" onclick="window.clicks.push([event.clientX, event.clientY])">Press me</button>
 <input id="name" aria-label="Name">
@@ -163,8 +166,12 @@ def test_scroll_moves_the_page_and_the_boxes(site, env2) -> None:
     assert result.info["executed_points"] == [[50, 50]]
     # the button (top 100 px) is scrolled out of view: no box for it any more
     assert not any(e.name == "Press me" for e in result.observation.elements)
-    env2.step(Scroll(direction="up", amount=1))
+    after = env2.step(Scroll(direction="up", amount=1)).observation
     assert env2.page.evaluate("window.scrollY") == 200
+    # the screenshot shows the scrolled viewport, pixel for pixel what Playwright captures
+    reference = Image.open(io.BytesIO(env2.page.screenshot())).convert("RGB")
+    assert after.screenshot.size == reference.size
+    assert not np.abs(np.asarray(after.screenshot, int) - np.asarray(reference, int)).any()
 
 
 @needs_chromium
