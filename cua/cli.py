@@ -131,6 +131,17 @@ def replay(
         raise typer.Exit(1)
 
 
+def _register_grounding_commands() -> None:
+    from grounding.eval_cli import ground_eval_command
+
+    app.command("ground-eval", help="Score a grounder on a grounding benchmark folder "
+                "(ScreenSpot-v2/Pro, OSWorld-G, MMBench-GUI, our JSON, sequential).")(
+        friendly_errors(ground_eval_command))
+
+
+_register_grounding_commands()
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
 
