@@ -131,6 +131,29 @@ def replay(
         raise typer.Exit(1)
 
 
+@app.command()
+@friendly_errors
+def serve(
+    model: str = typer.Option(..., "--model", help="a local checkpoint folder (or a hub id where the hub is reachable)"),
+    name: Optional[str] = typer.Option(None, help="the model id clients send (default: the folder name)"),
+    host: str = typer.Option("127.0.0.1", help="bind address; loopback unless you mean to expose it"),
+    port: int = typer.Option(8000, help="port"),
+    device: str = typer.Option("cpu", help="cpu, cuda, or auto"),
+    dtype: Optional[str] = typer.Option(None, help="float32, bfloat16, float16 (default: the checkpoint's)"),
+    attn: Optional[str] = typer.Option(None, help="attention implementation, e.g. sdpa or flash_attention_2"),
+) -> None:
+    """Serve a local transformers VLM as an OpenAI-compatible /v1/chat/completions endpoint."""
+    from grounding.backends.local import LocalChatModel
+    from grounding.server import serve as run_server
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it can use the model")
+    chat_model = LocalChatModel(model, device=device, dtype=dtype, attn_implementation=attn)
+    served_name = name or Path(model.rstrip("/")).name
+    console.print(f"serving {served_name} at http://{host}:{port}/v1/chat/completions")
+    run_server(chat_model, served_name, host=host, port=port)
+
+
 def _register_grounding_commands() -> None:
     from grounding.eval_cli import ground_eval_command
 

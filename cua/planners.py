@@ -61,7 +61,7 @@ def _clause_steps(clause: str) -> list[Proposal]:
     if m:
         target = re.sub(r"\s+in the dialog box\b", "", m.group("target"), flags=re.I)
         return [Intent(kind="click", target=target)]
-    m = re.match(rf"^close the dialog box by clicking\s+(?P<target>.+)$", c, re.I)
+    m = re.match(r"^close the dialog box by clicking\s+(?P<target>.+)$", c, re.I)
     if m:
         return [Intent(kind="click", target=m.group("target"))]
     return [Intent(kind="click", target=c)]

@@ -1,7 +1,7 @@
 """``cua serve``: expose any ChatModel (a local transformers checkpoint) as an
 OpenAI-compatible ``/v1/chat/completions`` server, on loopback unless told otherwise."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the handler annotations at runtime.
 
 import threading
 import time

@@ -41,6 +41,7 @@ class Grounding(BaseModel):
     latency_s: float = 0.0
     grounder: str = ""
     crops: list[Box] = Field(default_factory=list)  # zoom windows looked at, in screenshot pixels
+    candidates: list[Point] = Field(default_factory=list)  # further points offered, best first
 
     def chain(self, shot_size: tuple[int, int]) -> CoordChain | None:
         if self.point is None:
