@@ -7,7 +7,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,models
+EXTRAS ?= dev,models,ui
 # CPU torch from the local wheel on machines without a GPU; GPU users install CUDA torch first
 # (see README) and the pin below is then already satisfied.
 TORCH_SPEC ?= torch==2.13.0
@@ -44,6 +44,10 @@ $(STAMP): pyproject.toml | $(PY)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
+
+# The Gradio app on http://127.0.0.1:7860 (watch an agent live, browse trajectories).
+demo: install
+	$(PY) app.py --runs-dir runs
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,234 @@
+"""One live episode in a worker thread the UI controls (start / pause / step / stop).
+
+Playwright's sync API is bound to the thread that launched the browser, so the env is
+created, used and closed inside ONE worker thread; the UI reads events from a queue. The
+episode itself is ``Agent.run_episode`` unchanged: the controls hook into the env (after
+reset) and the trajectory writer (after each step is on disk), so what the app writes is
+exactly what ``cua run`` writes, under ``<runs>/app/<time>-<task>/episodes/<task>__seed<n>/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from cua.core import CuaError, EpisodeResult, StepRecord, Task
+
+log = logging.getLogger(__name__)
+
+
+class StopRequested(CuaError):
+    """Raised inside the worker when the user presses Stop (recorded as the episode's error)."""
+
+
+@dataclass
+class RunSpec:
+    task: str = "miniwob-cpu/click-button"  # suite/task, or ignored when url is set
+    seed: int = 0
+    url: str | None = None  # a URL + free instruction → BrowserEnv
+    instruction: str | None = None
+    planner: str = "instructions"
+    grounder: str = "a11y"
+    critic: str = "approve-all"
+    max_steps: int | None = None
+    start_paused: bool = False
+    runs_root: Path = Path("runs")
+
+
+@dataclass
+class Event:
+    kind: str  # "status" | "reset" | "step" | "done" | "error"
+    message: str = ""
+    record: StepRecord | None = None
+    image: Image.Image | None = None
+    result: EpisodeResult | None = None
+
+
+@dataclass
+class Control:
+    """Pause / step / stop, checked by the worker between steps."""
+
+    _run: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _steps: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._run.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._run.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def pause(self) -> None:
+        self._run.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._steps = 0
+        self._run.set()
+
+    def step(self) -> None:
+        """Let one more step run, then pause again."""
+        with self._lock:
+            self._steps += 1
+        self._run.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._run.set()
+
+    def gate(self) -> None:
+        """Called by the worker between steps: blocks while paused, raises on stop; a Step
+        press lets exactly one step through and pauses again."""
+        while not self._run.wait(0.1):
+            if self._stop.is_set():
+                break
+        if self._stop.is_set():
+            raise StopRequested("stopped by the user")
+        with self._lock:
+            if self._steps > 0:
+                self._steps -= 1
+                if self._steps == 0:
+                    self._run.clear()
+
+
+class LiveRun:
+    """Runs one episode in its own thread; ``events`` carries what happens, in order."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.control = Control()
+        if spec.start_paused:
+            self.control.pause()
+        self.records: list[StepRecord] = []
+        self.result: EpisodeResult | None = None
+        self.error: str | None = None
+        name = (spec.task if not spec.url else "url").replace("/", "_").replace(",", "+")
+        self.run_dir = Path(spec.runs_root) / "app" / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-{id(self) % 10000:04d}"
+        self.episode_dir: Path | None = None
+        self.thread = threading.Thread(target=self._work, name="cua-live-run", daemon=True)
+
+    def start(self) -> LiveRun:
+        self.thread.start()
+        return self
+
+    @property
+    def finished(self) -> bool:
+        return not self.thread.is_alive()
+
+    # ---- worker thread ----------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        self.events.put(event)
+
+    def _work(self) -> None:
+        env = None
+        try:
+            from critic.base import CRITICS
+            from cua.agent import Agent, AgentConfig
+            from cua.planners import PLANNERS
+            from cua.store import episode_dirname, write_json
+            from grounding import GROUNDERS
+
+            spec = self.spec
+            self._emit(Event("status", f"building the stack: planner={spec.planner} "
+                                       f"grounder={spec.grounder} critic={spec.critic}"))
+            agent = Agent(PLANNERS.make(spec.planner), GROUNDERS.make(spec.grounder),
+                          CRITICS.make(spec.critic), AgentConfig(max_steps=spec.max_steps))
+            task, make_env, suite_name = self._task()
+            self.episode_dir = self.run_dir / "episodes" / episode_dirname(task.id, task.seed)
+            self.episode_dir.mkdir(parents=True, exist_ok=True)
+            write_json(self.run_dir / "run.json", {
+                "suite": suite_name, "tasks": [task.name], "seeds": [task.seed], "stack": agent.stack,
+                "python": platform.python_version(), "started_at": time.time(), "source": "app"})
+            self._emit(Event("status", f"starting the environment for {task.id}"))
+            env = make_env()
+            writer = _StreamingWriter(self.episode_dir, self)
+            result = agent.run_episode(_GatedEnv(env, self), task, writer)
+            self.result = result
+            from cua.runner import RunSummary
+
+            summary = RunSummary(run_dir=self.run_dir, suite=suite_name, stack=agent.stack, results=[result])
+            write_json(self.run_dir / "results.json", summary.as_dict())
+            self._emit(Event("done", result.error or result.status, result=result))
+        except Exception as e:
+            log.exception("live run failed")
+            self.error = f"{type(e).__name__}: {e}"
+            self._emit(Event("error", self.error))
+        finally:
+            if env is not None:
+                try:
+                    env.close()
+                except Exception as e:  # noqa: BLE001
+                    log.warning("closing the env: %s", e)
+
+    def _task(self) -> tuple[Task, Any, str]:
+        spec = self.spec
+        if spec.url:
+            from envs.browser import BrowserEnv
+
+            if not spec.instruction:
+                raise CuaError("a URL needs an instruction")
+            task = Task(id="url/custom", instruction=spec.instruction, seed=spec.seed,
+                        start_url=spec.url, max_steps=spec.max_steps or 15)
+            return task, BrowserEnv, "url"
+        from cua.suites import resolve
+
+        suite, names = resolve(spec.task)
+        if len(names) != 1:
+            raise CuaError(f"choose one task, e.g. {suite.name}/{names[0] if names else 'name'}")
+        return suite.make_task(names[0], spec.seed), suite.make_env, suite.name
+
+
+class _GatedEnv:
+    """The env, with the pause gate after reset and a stop check before each action."""
+
+    def __init__(self, env: Any, run: LiveRun) -> None:
+        self._env, self._run = env, run
+        self.name = getattr(env, "name", type(env).__name__)
+
+    def reset(self, task: Task):
+        obs = self._env.reset(task)
+        self._run._emit(Event("reset", f"reset: {task.instruction or obs.instruction or task.id}",
+                              image=obs.screenshot.copy()))
+        self._run.control.gate()
+        return obs
+
+    def step(self, action):
+        if self._run.control.stopped:
+            raise StopRequested("stopped by the user")
+        return self._env.step(action)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+class _StreamingWriter:
+    """EpisodeWriter that reports each step once it is on disk, then waits at the gate."""
+
+    def __new__(cls, folder: Path, run: LiveRun):
+        from cua.store import EpisodeWriter
+
+        class Writer(EpisodeWriter):
+            def write_step(self, record: StepRecord, screenshot: Image.Image) -> None:
+                super().write_step(record, screenshot)
+                run.records.append(record)
+                run._emit(Event("step", f"step {record.index}", record=record, image=screenshot.copy()))
+                if not record.done:
+                    run.control.gate()
+
+        return Writer(folder)
