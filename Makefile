@@ -18,7 +18,8 @@ STAMP := $(VENV)/.installed
 .PHONY: run test install system-deps demo clean
 
 run: install
-	$(VENV)/bin/cua run --suite miniwob-cpu --seeds $(SEEDS) --out runs/main
+	$(VENV)/bin/cua run --suite miniwob-cpu --seeds $(SEEDS) --out runs/main-miniwob
+	$(VENV)/bin/cua run --suite synthetic-easy --seeds $(SEEDS) --out runs/main-synthetic
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider tests

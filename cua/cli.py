@@ -162,7 +162,18 @@ def _register_grounding_commands() -> None:
         friendly_errors(ground_eval_command))
 
 
+def _register_synth_commands() -> None:
+    from data_synth.commands import synth_export_command, synth_generate_command
+
+    synth = typer.Typer(help="Synthetic verifiable web tasks: generate, verify, export.",
+                        no_args_is_help=True)
+    synth.command("generate")(friendly_errors(synth_generate_command))
+    synth.command("export")(friendly_errors(synth_export_command))
+    app.add_typer(synth, name="synth")
+
+
 _register_grounding_commands()
+_register_synth_commands()
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -54,6 +54,33 @@ SUITES: dict[str, Suite] = {
 }
 
 
+def _synthetic_env() -> Env:
+    from data_synth.env import SyntheticEnv
+
+    return SyntheticEnv()
+
+
+def _synthetic_suite(level: str | None) -> Suite:
+    def names() -> list[str]:
+        from data_synth.env import task_names
+
+        return task_names(level)  # None: every level
+
+    def task(name: str, seed: int | None) -> Task:
+        from data_synth.env import make_task
+
+        return make_task(name, seed)
+
+    return Suite("synthetic" + (f"-{level}" if level else ""),
+                 f"generated web apps with executable validators ({level or 'all levels'})",
+                 names, _synthetic_env, task)
+
+
+for _level in (None, "easy", "medium", "hard"):
+    _suite = _synthetic_suite(_level)
+    SUITES[_suite.name] = _suite
+
+
 def get_suite(name: str) -> Suite:
     if name not in SUITES:
         close = difflib.get_close_matches(name, SUITES, n=3)
