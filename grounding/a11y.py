@@ -3,7 +3,6 @@ elements (names and roles) and return the centre of the best one. Needs no weigh
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 
@@ -11,25 +10,13 @@ from PIL import Image
 
 from cua.core import Grounding, ModelSpace, Observation, UIElement
 from grounding.base import GROUNDERS
+from grounding.matching import name_score
 from grounding.targets import TargetQuery, normalize_text
 
 INTERACTIVE_ROLES = frozenset({
     "button", "link", "textbox", "searchbox", "combobox", "checkbox", "radio", "tab", "option",
     "menuitem", "listbox", "slider", "switch", "spinbutton", "treeitem",
 })
-
-
-def name_score(text: str, name: str) -> float:
-    """How well a normalised target text matches a normalised element name, in [0, 1]."""
-    if not text or not name:
-        return 0.0
-    if text == name:
-        return 1.0
-    if f" {text} " in f" {name} ":  # whole words of a longer label ("#2" in "tab #2")
-        return 0.75 + 0.2 * len(text) / len(name)
-    if f" {name} " in f" {text} ":
-        return 0.6 + 0.3 * len(name) / len(text)
-    return 0.8 * difflib.SequenceMatcher(None, text, name).ratio()
 
 
 def _reading_order(e: UIElement) -> tuple[float, float]:

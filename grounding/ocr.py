@@ -39,9 +39,10 @@ TIE_MARGIN = 0.05  # candidates this close to the best one count as the same mat
 # RapidOCR's recogniser drops the spaces between small words ("Egestasultricesnam"). Measured
 # on Chromium screenshots (multi-word texts read exactly, native -> 2x): MiniWoB 660x480 at
 # DSF 2 60% -> 92%; docs 1280x800 at DSF 1 79% -> 79%; at DSF 2 (2560x1600) 88% -> 94% for
-# 2-4x the time. So screenshots under UPSCALE_BELOW pixels are read at UPSCALE, larger ones at
-# their own size; above OCR_MAX_SIDE RapidOCR shrinks them itself (and maps its boxes back).
-UPSCALE_BELOW = 1_000_000
+# 2-4x the time. So small screenshots (MiniWoB's, a 640x360 page) are read at UPSCALE, screen-
+# sized ones (1280x720 and up) at their own size; above OCR_MAX_SIDE RapidOCR shrinks them
+# itself (and maps its boxes back).
+UPSCALE_BELOW = 500_000  # pixels
 UPSCALE = 2.0
 OCR_MAX_SIDE = 4096
 
@@ -77,7 +78,7 @@ class Line:
         step = (self.xs[right][0] + self.xs[right][1] - self.xs[left][0] - self.xs[left][1]) / 2
         return self.pitch > 0 and step >= GAP_FACTOR * self.pitch
 
-    def span(self, index: int, start: int, end: int, whole: bool, glued: bool = False) -> "Span":
+    def span(self, index: int, start: int, end: int, whole: bool, glued: bool = False) -> Span:
         raw = self.text[start:end]
         box = Box(x1=self.xs[start][0], y1=self.box.y1, x2=max(self.xs[end - 1][1],
                   self.xs[start][0] + 1), y2=self.box.y2)
@@ -97,7 +98,7 @@ class Span:
     whole: bool  # the whole line
     glued: bool  # part of a word OCR glued to its neighbour ("EditView")
 
-    def overlaps(self, other: "Span") -> bool:
+    def overlaps(self, other: Span) -> bool:
         return self.line == other.line and self.start < other.end and other.start < self.end
 
 
@@ -110,6 +111,7 @@ def _engine() -> Any:
 
 
 def auto_scale(size: tuple[int, int]) -> float:
+    """How much to enlarge a screenshot of ``size`` before OCR (see UPSCALE_BELOW)."""
     return UPSCALE if size[0] * size[1] < UPSCALE_BELOW else 1.0
 
 
@@ -299,8 +301,8 @@ class OCRGrounder:
             ties = _distinct([sp for base, _, sp in scored if base >= top - TIE_MARGIN])
             span = ties[0] if q.ordinal is None else _nth(sorted(ties, key=order), q.ordinal)
             if span is None:
-                return None, top, f"OCR refuses: no match number {q.ordinal} for {q.text!r}" \
-                    f" ({len(ties)} on screen)"
+                return None, top, (f"OCR refuses: no match number {q.ordinal} for"
+                                   f" {q.text!r} ({len(ties)} on screen)")
             return span, top, f"ocr {span.raw!r} in line {lines[span.line].text!r}"
         best = f" (closest {scored[0][2].raw!r} at {scored[0][0]:.2f})" if scored else ""
         if self._embedder is not None:
@@ -349,8 +351,8 @@ def _may_match(name: str, span: Span) -> bool:
         return True
     if not span.whole and f" {text} " in f" {name} ":
         return False
-    inside = name.replace(" ", "") in text.replace(" ", "")
-    return not inside or f" {name} " in f" {text} " or name.replace(" ", "") == text.replace(" ", "")
+    name_c, text_c = name.replace(" ", ""), text.replace(" ", "")
+    return name_c not in text_c or name_c == text_c or f" {name} " in f" {text} "
 
 
 def _distinct(spans: list[Span]) -> list[Span]:

@@ -1,6 +1,8 @@
 """The OCR grounder on screenshots that the real Chromium renders, at DSF 1 and 2: it must land
 inside the boxes the page reports for its elements, refuse absent text, read each screenshot
-once, count ordinals in reading order and never click the instruction printed on the page."""
+once, count ordinals in reading order and never click the instruction printed on the page.
+The 640x360 DSF-1 shot is read enlarged 2x and the 1280x720 DSF-2 one at its own size, so
+both ways back to screenshot pixels are checked."""
 
 from __future__ import annotations
 
