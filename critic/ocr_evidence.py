@@ -126,15 +126,15 @@ class OCREvidence:
         self.crops += 1
         local = self.crop_grounder.ground(image.crop(window), ctx.intent.target, ctx.observation)
         found = _shifted(local, window[0], window[1])
-        if (found is None or not self._at(image, p, found)) and not screen:
-            return None
         if found is None or not self._at(image, p, found):
+            if not screen:
+                return None
             self.screens += 1
             whole = self.screen_grounder.ground(image, ctx.intent.target, ctx.observation)
             found = whole if whole.point is not None else found
         if found is None or found.box is None:
             return Finding("ocr", None, f"OCR finds no {q.text!r} on screen")
-        text = found.raw_text.split(" in line ")[0].removeprefix("ocr ")
+        text = repr(q.exact or q.text)
         if self._at(image, p, found):
             return Finding("ocr", True, f"OCR reads {text} at the point", confidence=0.8)
         gap = distance(p, found.box)

@@ -90,7 +90,7 @@ Last steps:
 Proposed step: {intent}
 Raw action: {action}
 
-Image 1 is the current screenshot ({width}x{height}{space_note}). A red crosshair inside a translucent red circle marks exactly where the action would execute (an arrow for a drag or a scroll). Image 2 enlarges the marked area.
+{images}
 
 Check, in this order:
 1. Grounding: is the exact marked point on the element the step means, and can that element be interacted with?
@@ -104,7 +104,7 @@ Answer in exactly this format:
 </thinking>
 <score>Correct or Incorrect</score>
 <error_type>none, wrong_element, off_target, not_interactable, premature_termination, repeated_loop, typing_without_focus or out_of_bounds</error_type>
-<suggestion>If correct, a brief summary. If incorrect, a better one-step action; when it has a point, write it as {{"name": "computer_use", "arguments": {{"action": "left_click", "coordinate": [x, y]}}}} in Image 1's coordinates.</suggestion>"""
+<suggestion>If correct, a brief summary. If incorrect, a better one-step action; when it has a point, write it as {"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [x, y]}} in Image 1's coordinates.</suggestion>"""
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,11 @@ PROFILES: dict[str, CriticProfile] = {p.name: p for p in (
     CriticProfile("hivig-qwen3", HIVIG_SYSTEM, HIVIG_USER, "marked+zoom", False, "macro", "rel_1000",
                   32, 64 * 64, 1280 * 32 * 32, "hivig for Qwen3-VL (relative 0-1000 coordinates)"),
 )}
+
+
+HIVIG_IMAGES = ("Image 1 is the current screenshot ({size}). A red crosshair inside a translucent red circle marks "
+                "exactly where the action would execute (an arrow for a drag or a scroll). Image 2 enlarges the marked area.")
+HIVIG_NO_POINT = "Image 1 is the current screenshot ({size}); no point of this action lies on it."
 
 
 def get_profile(name: str) -> CriticProfile:

@@ -27,6 +27,8 @@ from critic.history import (
     describe_step,
 )
 from critic.prompts import (
+    HIVIG_IMAGES,
+    HIVIG_NO_POINT,
     CriticAnswer,
     CriticProfile,
     computer_use_call,
@@ -91,13 +93,15 @@ class VLMCritic:
             if p.images == "marked+zoom" and evidence.zoom is not None:
                 zw, zh = p.resized(*evidence.zoom.size)
                 images.append(_image(evidence.zoom.resize((zw, zh), Image.Resampling.BICUBIC)))
-            text = self._text(ctx, space, w, h)
+            text = self._text(ctx, space, w, h, evidence.zoom is not None)
         content = [{"type": "text", "text": text}, *images] if p.text_first else [*images, {"type": "text", "text": text}]
         return [{"role": "system", "content": [{"type": "text", "text": p.system}]},
                 {"role": "user", "content": content}], space
 
-    def _text(self, ctx: ReviewContext, space: ModelSpace, w: int, h: int) -> str:
+    def _text(self, ctx: ReviewContext, space: ModelSpace, w: int, h: int, zoomed: bool) -> str:
         shot_size = ctx.observation.size
+        size = f"{w}x{h}; coordinates are relative, 0-1000 on both axes" if space.kind == "rel_1000" \
+            else f"{w}x{h} pixels"
         action = _in_space(ctx.action, space, shot_size)
         executed = [r for r in ctx.history if r.action is not None or r.attempts]
         lines = [f"Step {k}: {describe_step(r, coords=False)}" for k, r in enumerate(executed, 1)]
@@ -111,13 +115,12 @@ class VLMCritic:
             "{recent}": "\n".join(lines[-self.recent:]) or "None",
             "{intent}": _intent_text(ctx.intent),
             "{action}": computer_use_call(action),
-            "{width}": str(w), "{height}": str(h),
-            "{space_note}": "; coordinates are relative, 0-1000 on both axes" if space.kind == "rel_1000" else " pixels",
+            "{images}": (HIVIG_IMAGES if zoomed else HIVIG_NO_POINT).format(size=size),
         }
         text = self.profile.user
         for key, value in fill.items():  # not str.format: the prompts hold JSON braces
             text = text.replace(key, value)
-        return text.replace("{{", "{").replace("}}", "}")
+        return text
 
     # ---- answer -------------------------------------------------------------------------
 

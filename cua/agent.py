@@ -78,7 +78,7 @@ class AgentConfig:
     max_retries: int = 2  # re-plans after a veto or a refused grounding
     stage_timeout_s: float | None = 120.0  # limit for one planner / grounder / critic call
     critic_policy: CriticPolicy = "veto-and-replan"
-    critic_min_score: float = 0.0  # rejections scored below this are advice only (None = sure)
+    critic_min_score: float = 0.0  # rejections scored below this are advice only (unscored ones count)
     record_elements: bool = True  # the elements seen before each step, for offline critic data
     keep_frames: int = 3  # earlier screenshots a critic may compare with (repeated actions)
 
@@ -125,8 +125,11 @@ class Agent:
 
     @property
     def stack(self) -> dict[str, str]:
-        return {"planner": self.planner.name, "grounder": self.grounder.name,
-                "critic": self.critic.name}
+        critic = self.critic.name
+        c = self.config
+        if c.critic_policy != "veto-and-replan" or c.critic_min_score > 0:  # results say how it was used
+            critic += f" [{c.critic_policy}" + (f", min score {c.critic_min_score:g}]" if c.critic_min_score > 0 else "]")
+        return {"planner": self.planner.name, "grounder": self.grounder.name, "critic": critic}
 
     def run_episode(self, env: Env, task: Task, writer: EpisodeWriter | None = None) -> EpisodeResult:
         """Never raises for a failing env or component: the result says ``error`` with the
@@ -274,8 +277,12 @@ class Agent:
             evidence = f"{Path(screenshot_name).stem}_critic{attempt_index}.png"
             self.pending_evidence.append((evidence, context.evidence))
         intervened = self._intervenes(verdict)
-        outcome = ("approved" if verdict.approve and not is_abstain(verdict) else "abstained"
-                   if is_abstain(verdict) else "vetoed" if intervened else "advised")
+        if is_abstain(verdict):
+            outcome = "abstained"
+        elif verdict.approve:
+            outcome = "approved"
+        else:  # a rejection stops the action, or (advisory policy, low score) is only advice
+            outcome = "vetoed" if intervened else "advised"
         notes.append({"attempt": attempt_index, "critic": verdict.critic or self.critic.name,
                       "policy": self.config.critic_policy, "outcome": outcome, "intervened": intervened,
                       "action_before": action.model_dump(), "action_after": None, "evidence": evidence})

@@ -29,7 +29,9 @@ body { margin: 0; font: 20px sans-serif; }
 #cancel { position: absolute; left: 320px; top: 60px; width: 120px; height: 44px; }
 #name { position: absolute; left: 60px; top: 180px; width: 240px; height: 32px; font: 20px sans-serif; }
 #flip { position: absolute; left: 60px; top: 260px; }
+#remember { position: absolute; left: 320px; top: 180px; }
 </style></head><body>
+<label id="remember"><input type="checkbox"> Remember me</label>
 <button id="save">Save</button><button id="cancel">Cancel</button>
 <input id="name" aria-label="Name">
 <button id="flip" onclick="this.textContent = this.textContent === 'On' ? 'Off' : 'On'">On</button>
@@ -138,6 +140,10 @@ def test_ocr_evidence_catches_the_wrong_button_without_an_accessibility_tree(env
     assert critic.ocr.crops == 2 and critic.ocr.screens == 1  # the right click needed only the crop
     near = critic.review(ctx(task, bare, Click(x=save.center.x, y=save.y2 + 14), 'the "Save" button'))
     assert not near.approve and near.error_type == OFF_TARGET
+    # A checkbox's box is drawn left of its label: a click on the box is on the target.
+    check = next(e.box for e in obs.elements if e.role == "checkbox")
+    box_click = critic.review(ctx(task, bare, Click(x=check.center.x, y=check.center.y), 'the "Remember me" checkbox'))
+    assert box_click.approve, box_click.reason
     off = CPUCritic(ocr="off").review(ctx(task, bare, Click(x=cancel.center.x, y=cancel.center.y), 'the "Save" button'))
     assert off.approve and off.reason == "no check objects"
 

@@ -156,11 +156,14 @@ def test_end_to_end_on_a_tiny_model(tiny_qwen25):
         parts = messages[1]["content"]
         assert sum(p["type"] == "image" for p in parts) == images
         text = next(p["text"] for p in parts if p["type"] == "text")
-        assert "karrie" in text and '"coordinate": [' in text
-        assert not re.search(r"\{(instruction|history|macro|recent|intent|action|width|height|space_note)\}", text)
+        assert "karrie" in text
+        assert re.search(r'Action: \{"name": "computer_use", "arguments": \{[^{}]*\}\}\n', text) or \
+            re.search(r'Raw action: \{"name": "computer_use", "arguments": \{[^{}]*\}\}\n', text)
+        assert not re.search(r"\{(instruction|history|macro|recent|intent|action|images|size)\}", text)
         if profile == "hivig":
             assert "typed 'karrie' into username" in text and parts[-1]["type"] == "text"
-            assert space.kind == "abs_resized" and f"{space.width:g}x{space.height:g}" in text
+            assert space.kind == "abs_resized" and f"{space.width:g}x{space.height:g} pixels" in text
+            assert "Image 2 enlarges the marked area" in text
         else:
             assert text.startswith("<image>\nThere is a multimodal agent") and parts[0]["type"] == "text"
             assert "Step 1: click 'username'\nStep 2: type 'karrie'" in text
