@@ -57,6 +57,9 @@ def run(
     critic: str = typer.Option("approve-all", help="critic NAME[:k=v,...]"),
     max_steps: Optional[int] = typer.Option(None, help="step budget per episode (default: the task's)"),
     max_retries: int = typer.Option(2, help="re-plans after a veto"),
+    critic_policy: str = typer.Option("veto-and-replan",
+                                      help="veto-and-replan, veto-and-accept-suggestion, or advisory"),
+    critic_min_score: float = typer.Option(0.0, help="rejections scored below this only advise"),
     out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>); an existing one resumes"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
@@ -71,7 +74,8 @@ def run(
     the_suite, names = resolve(suite)
     seeds_ = _seed_list(seeds, seed_list)
     agent = Agent(PLANNERS.make(planner), GROUNDERS.make(grounder), CRITICS.make(critic),
-                  AgentConfig(max_steps=max_steps, max_retries=max_retries))
+                  AgentConfig(max_steps=max_steps, max_retries=max_retries,
+                              critic_policy=critic_policy, critic_min_score=critic_min_score))
     run_dir = out or Path("runs") / f"{suite.replace('/', '_').replace(',', '+')}-{time.strftime('%Y%m%d-%H%M%S')}"
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     summary = run_suite(the_suite, names, seeds_, agent, run_dir, console=console, show_progress=progress)
@@ -152,6 +156,29 @@ def serve(
     served_name = name or Path(model.rstrip("/")).name
     console.print(f"serving {served_name} at http://{host}:{port}/v1/chat/completions")
     run_server(chat_model, served_name, host=host, port=port)
+
+
+@app.command("critic-eval")
+@friendly_errors
+def critic_eval_command(
+    critic: str = typer.Option("cpu", help="critic NAME[:k=v,...]"),
+    runs: list[Path] = typer.Option([], "--runs", help="run folders of `cua run` to perturb (repeatable)"),
+    gui_critic: Optional[Path] = typer.Option(None, help="a GUI-Critic-Test JSONL file"),
+    image_root: Optional[Path] = typer.Option(None, help="where the GUI-Critic-Test images are"),
+    seed: int = typer.Option(0, help="seed of the perturbations"),
+    limit: Optional[int] = typer.Option(None, help="evaluate only the first N samples"),
+    out: Optional[Path] = typer.Option(None, help="write the report (all predictions) as JSON"),
+) -> None:
+    """Offline critic accuracy on perturbed steps of recorded runs (near/far misses, wrong
+    element, premature done, repeats, typing into nothing) or on GUI-Critic-Test."""
+    from critic.base import CRITICS
+    from critic.evaluation import critic_eval
+
+    report = critic_eval(CRITICS.make(critic), runs=list(runs) or None, gui_critic=gui_critic,
+                         image_root=image_root, seed=seed, limit=limit, out=out)
+    console.print(report.table())
+    if out:
+        console.print(f"report: {out}")
 
 
 def _register_grounding_commands() -> None:
