@@ -9,9 +9,7 @@ the app is ready and its DOM is still. ``evaluate()`` is the task's validator ov
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
@@ -90,18 +88,9 @@ class SyntheticEnv(BrowserEnv):
             return Observation(screenshot=Image.new("RGB", (1, 1)), url=self.page.url)
         if self._observing == "screenshot":
             with self._guard("observe"):
-                return Observation(screenshot=self._screenshot(), url=self.page.url,
+                return Observation(screenshot=self.screenshot(), url=self.page.url,
                                    device_scale_factor=self.config.device_scale_factor)
         return super().observe()
-
-    def _screenshot(self) -> Image.Image:
-        """The viewport over CDP, as ``BrowserEnv.observe`` takes it, without the a11y tree."""
-        vw, vh = self._viewport
-        port = self._cdp.send("Page.getLayoutMetrics")["cssVisualViewport"]
-        clip = {"x": port["pageX"], "y": port["pageY"], "width": vw, "height": vh,
-                "scale": self.config.device_scale_factor}
-        png = base64.b64decode(self._cdp.send("Page.captureScreenshot", {"format": "png", "clip": clip})["data"])
-        return Image.open(io.BytesIO(png)).convert("RGB")
 
     @contextmanager
     def observing(self, what: Observing) -> Iterator[None]:

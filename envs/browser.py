@@ -403,18 +403,23 @@ class BrowserEnv:
 
     # ---- observation --------------------------------------------------------------------
 
+    def screenshot(self) -> Image.Image:
+        """The viewport as the screenshot (viewport × DSF pixels), without the a11y tree.
+
+        Straight over CDP: a third of page.screenshot()'s time, same pixels. The clip is in
+        page coordinates, so it starts where the visual viewport is scrolled to."""
+        vw, vh = self._viewport
+        port = self._cdp.send("Page.getLayoutMetrics")["cssVisualViewport"]
+        clip = {"x": port["pageX"], "y": port["pageY"], "width": vw, "height": vh,
+                "scale": self.config.device_scale_factor}
+        png = base64.b64decode(self._cdp.send(
+            "Page.captureScreenshot", {"format": "png", "clip": clip})["data"])
+        return Image.open(io.BytesIO(png)).convert("RGB")
+
     def observe(self) -> Observation:
         with self._guard("observe"):
             page = self.page
-            # Straight over CDP: a third of page.screenshot()'s time, same pixels. The clip is
-            # in page coordinates, so it starts where the visual viewport is scrolled to.
-            vw, vh = self._viewport
-            port = self._cdp.send("Page.getLayoutMetrics")["cssVisualViewport"]
-            clip = {"x": port["pageX"], "y": port["pageY"], "width": vw, "height": vh,
-                    "scale": self.config.device_scale_factor}
-            png = base64.b64decode(self._cdp.send(
-                "Page.captureScreenshot", {"format": "png", "clip": clip})["data"])
-            shot = Image.open(io.BytesIO(png)).convert("RGB")
+            shot = self.screenshot()
             try:
                 aria = page.locator("body").aria_snapshot(timeout=2000)
             except PlaywrightError:
