@@ -1,0 +1,1 @@
+"""Training grounding models: SFT and GRPO on accelerate, with verifiable rewards."""
