@@ -7,7 +7,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,models,ui,data
+EXTRAS ?= dev,models,ui,data,train,ray
 # CPU torch from the local wheel on machines without a GPU; GPU users install CUDA torch first
 # (see README) and the pin below is then already satisfied.
 TORCH_SPEC ?= torch==2.13.0
