@@ -19,6 +19,14 @@ MINIWOB_CPU_TASKS = [
 ]
 
 
+def _nothing_skipped() -> list[tuple[str, str]]:
+    return []
+
+
+def _domain_by_prefix(task_name: str) -> str:
+    return task_name.split("-", 1)[0]
+
+
 @dataclass(frozen=True)
 class Suite:
     name: str
@@ -26,6 +34,10 @@ class Suite:
     task_names: Callable[[], list[str]]
     make_env: Callable[[], Env]
     make_task: Callable[[str, int | None], Task]
+    # Tasks of the source the suite cannot run here, each with the reason (shown in reports).
+    skipped: Callable[[], list[tuple[str, str]]] = _nothing_skipped
+    # The group a task is reported under (OSWorld: its app folder; synthetic: its family).
+    domain: Callable[[str], str] = _domain_by_prefix
 
 
 def _miniwob_env() -> Env:
@@ -81,7 +93,25 @@ for _level in (None, "easy", "medium", "hard"):
     SUITES[_suite.name] = _suite
 
 
+# Suites read from files: ``osworld:PATH`` / ``webarena:PATH`` → loader(PATH), imported lazily.
+SUITE_LOADERS: dict[str, str] = {
+    "osworld": "cua.osworld_suite:osworld_suite",
+    "webarena": "cua.webarena_suite:webarena_suite",
+}
+
+
+def _load_file_suite(scheme: str, path: str) -> Suite:
+    import importlib
+
+    module, _, attr = SUITE_LOADERS[scheme].partition(":")
+    loader: Callable[[str], Suite] = getattr(importlib.import_module(module), attr)
+    return loader(path)
+
+
 def get_suite(name: str) -> Suite:
+    scheme, colon, path = name.partition(":")
+    if colon and scheme in SUITE_LOADERS:
+        return _load_file_suite(scheme, path)
     if name not in SUITES:
         close = difflib.get_close_matches(name, SUITES, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -90,7 +120,11 @@ def get_suite(name: str) -> Suite:
 
 
 def resolve(spec: str) -> tuple[Suite, list[str]]:
-    """``miniwob-cpu`` → the whole suite; ``miniwob/click-button,click-link`` → those tasks."""
+    """``miniwob-cpu`` → the whole suite; ``miniwob/click-button,click-link`` → those tasks;
+    ``osworld:PATH`` / ``webarena:PATH`` → every task the file (or folder) holds."""
+    if spec.partition(":")[0] in SUITE_LOADERS:
+        suite = get_suite(spec)
+        return suite, suite.task_names()
     suite_name, slash, tasks = spec.partition("/")
     suite = get_suite(suite_name)
     if not slash:
