@@ -1,0 +1,133 @@
+"""OSWorldLocalEnv: an OSWorld task on our own Xvfb session instead of OSWorld's VM.
+
+reset(task) makes a fresh sandbox home (see machine.py), runs the task's ``config`` steps, and
+returns the screen; step() runs our actions through DesktopEnv (xdotool); evaluate() runs
+OSWorld's evaluator (postconfig, getters, metrics, conj) and returns its fractional score.
+The task comes from ``Task.config["osworld"]`` (the task JSON as a dict or an OSWorldTask),
+with ``config["task_dir"]`` (the JSON's folder) and ``config["domain"]``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from cua.core import Action, EnvError, Observation
+from envs.base import StepResult, Task
+from envs.desktop import DesktopConfig, DesktopEnv
+from envs.osworld.evaluate import evaluate as osworld_evaluate
+from envs.osworld.getters import LOCAL_GETTERS, GetterContext
+from envs.osworld.machine import LocalMachine
+from envs.osworld.metrics import METRICS
+from envs.osworld.setup import SetupRunner
+from envs.osworld.support import local_reason
+from envs.osworld.task import OSWorldTask, UnsupportedTaskError, parse_task
+
+CACHE_ENV_VAR = "CUA_OSWORLD_CACHE"  # OSWorld's cache/ folder: <dir>/<task id>/<files>
+
+
+@dataclass
+class OSWorldLocalConfig:
+    # OSWorld's guest screen, so coordinates in task files (pyautogui setup steps) mean the same.
+    width: int = 1920
+    height: int = 1080
+    cache_root: str | None = None  # None → $CUA_OSWORLD_CACHE, else a fresh dir per episode
+    work_root: str | None = None  # where sandboxes go (None: the system temp dir)
+    keep_sandbox: bool = False  # leave each episode's sandbox home on disk (debugging)
+    window_wait_s: float = 10.0
+
+
+def task_cache_dirs(task_id: str, cache_root: str | None) -> list[Path]:
+    root = cache_root or os.environ.get(CACHE_ENV_VAR)
+    return [Path(root) / task_id] if root else []
+
+
+class OSWorldLocalEnv:
+    name = "osworld-local"
+
+    def __init__(self, config: OSWorldLocalConfig | None = None) -> None:
+        self.config = config or OSWorldLocalConfig()
+        self.desktop = DesktopEnv(DesktopConfig(width=self.config.width, height=self.config.height))
+        self.machine: LocalMachine | None = None
+        self.task: OSWorldTask | None = None
+        self._task_dir: Path | None = None
+        self._cache_dir: Path | None = None
+        self._actions: list[Action] = []
+
+    @property
+    def display(self) -> str | None:
+        return self.desktop.display
+
+    @property
+    def home(self) -> Path:
+        """The sandbox standing in for the guest's /home/user."""
+        if self.machine is None:
+            raise EnvError("osworld-local: call reset() first")
+        return self.machine.home
+
+    def reset(self, task: Task) -> Observation:
+        raw = task.config.get("osworld")
+        if raw is None:
+            raise EnvError(f"{task.id}: not an OSWorld task (no config['osworld'])")
+        osw = raw if isinstance(raw, OSWorldTask) else parse_task(raw, task.id)
+        self._task_dir = Path(task.config["task_dir"]) if task.config.get("task_dir") else None
+        download_dirs = task_cache_dirs(osw.id, self.config.cache_root)
+        reason = local_reason(osw, task.config.get("domain"), download_dirs)
+        if reason:
+            raise UnsupportedTaskError(f"{task.id}: {reason}")
+        self._end_episode()
+        self.desktop.reset(Task(id=task.id, instruction=osw.instruction, seed=task.seed))
+        root = Path(tempfile.mkdtemp(prefix=f"osworld-{osw.id[:8]}-", dir=self.config.work_root))
+        self.machine = LocalMachine(root, self.desktop.display)
+        # OSWorld's env.cache_dir is cache/<task id>: downloads and vm_file copies land there.
+        self._cache_dir = download_dirs[0] if download_dirs else self.machine.cache_dir
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        self.machine.cache_dir = self._cache_dir
+        self.task, self._actions = osw, []
+        self._setup_runner(download_dirs).run(osw.config)
+        return self.desktop.observe()
+
+    def step(self, action: Action) -> StepResult:
+        if self.task is None:
+            raise EnvError("osworld-local: call reset() before step()")
+        self._actions.append(action)
+        return self.desktop.step(action)
+
+    def evaluate(self) -> float:
+        """OSWorld's score for the episode so far (fractional where the metrics are)."""
+        if self.task is None or self.machine is None:
+            raise EnvError("osworld-local: call reset() before evaluate()")
+        ctx = GetterContext(self.machine, self._cache_dir or self.machine.cache_dir, self._task_dir,
+                            self.desktop.xdotool, (self.config.width, self.config.height))
+        runner = self._setup_runner(task_cache_dirs(self.task.id, self.config.cache_root))
+        return osworld_evaluate(self.task, ctx, list(self._actions), runner.run, LOCAL_GETTERS, METRICS)
+
+    def close(self) -> None:
+        self._end_episode()
+        self.desktop.close()
+
+    def _setup_runner(self, download_dirs: list[Path]) -> SetupRunner:
+        assert self.machine is not None
+        return SetupRunner(self.machine, self.desktop.xdotool, self._act, download_dirs,
+                           self.config.window_wait_s)
+
+    def _act(self, action: Action) -> None:
+        # Setup input (pyautogui steps) is the task's, not the agent's: not in the action history.
+        self.desktop.step(action)
+
+    def _end_episode(self) -> None:
+        if self.machine is not None:
+            self.machine.stop()
+            if not self.config.keep_sandbox:
+                shutil.rmtree(self.machine.root, ignore_errors=True)
+        self.machine, self.task, self._actions = None, None, []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,184 @@
+"""OSWorld ``config`` / ``postconfig`` steps run on the local session, after the
+``SetupController._<type>_setup`` methods of xlang-ai/OSWorld ``desktop_env/controllers/setup.py``
+(karakuri-ai/OSWorld-JP copy): launch, execute / command (stdout / stderr files, ``until``),
+sleep, open, activate_window, close_window, download (from a cache or ``file://`` only).
+
+As in OSWorld, a command that fails is logged, not raised; what cannot be done here at all (a
+step type or download ``support.py`` would have refused) raises UnsupportedTaskError.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cua.core import Action, CuaError
+from cua.core.codecs import parse
+from envs.osworld.machine import LocalMachine
+from envs.osworld.support import (
+    OPEN_WITH,
+    command_argv,
+    find_download,
+    pyautogui_code,
+    resolve_program,
+)
+from envs.osworld.task import SetupStep, UnsupportedTaskError
+
+log = logging.getLogger(__name__)
+UNTIL_MAX_TRIES = 100  # OSWorld polls ``until`` forever while the guest answers; we stop at 30 s
+UNTIL_POLL_S = 0.3
+NO_WINDOW_PROGRAMS = frozenset({"socat", "sleep", "sh", "bash"})
+
+
+class SetupRunner:
+    def __init__(
+        self,
+        machine: LocalMachine,
+        xdotool: Callable[..., str],
+        act: Callable[[Action], None],
+        download_dirs: list[Path],
+        window_wait_s: float = 10.0,
+    ) -> None:
+        self.machine = machine
+        self.xdotool = xdotool
+        self.act = act  # runs one of our actions on the display (pyautogui steps)
+        self.download_dirs = download_dirs
+        self.window_wait_s = window_wait_s
+
+    def run(self, steps: list[SetupStep]) -> None:
+        for step in steps:
+            handler = getattr(self, f"_{step.type}", None)
+            if handler is None:
+                raise UnsupportedTaskError(f"setup step {step.type!r} needs the OSWorld VM")
+            log.info("SETUP: %s(%s)", step.type, step.parameters)
+            handler(**step.parameters)
+
+    # --- steps ----------------------------------------------------------------------------
+    def _launch(self, command: str | list[str], shell: bool = False, **_: Any) -> None:
+        if not command:
+            raise UnsupportedTaskError("launch: empty command")
+        if self._replay_pyautogui(command, shell):
+            return
+        argv = command_argv(command, shell)
+        if not shell:
+            program = resolve_program(argv[0])
+            if program is None:
+                raise UnsupportedTaskError(f"launch: {argv[0]!r} is not installed")
+            argv = [program, *argv[1:]]
+            if Path(program).name in ("chromium", "chromium-browser", "google-chrome"):
+                argv = _quiet_chromium(argv, self.machine)
+        proc = self.machine.launch(argv if not shell else command, shell)
+        if not shell and Path(argv[0]).name not in NO_WINDOW_PROGRAMS:
+            self._focus_window_of(proc)
+
+    def _execute(self, command: str | list[str], stdout: str = "", stderr: str = "",
+                 shell: bool = False, until: dict[str, Any] | None = None, **_: Any) -> None:
+        if not command:
+            raise UnsupportedTaskError("execute: empty command")
+        if self._replay_pyautogui(command, shell):
+            return
+        until = until or {}
+        for _ in range(UNTIL_MAX_TRIES):
+            result = self.machine.run(command, shell)
+            if result is None:
+                log.warning("setup command failed to run: %r", command)
+            else:
+                if stdout:
+                    (self.machine.cache_dir / stdout).write_text(result.output)
+                if stderr:
+                    (self.machine.cache_dir / stderr).write_text(result.error)
+            if not until or (result is not None and (
+                    ("returncode" in until and result.returncode == until["returncode"])
+                    or ("stdout" in until and until["stdout"] in result.output)
+                    or ("stderr" in until and until["stderr"] in result.error))):
+                return
+            time.sleep(UNTIL_POLL_S)
+        log.warning("setup command never met %r: %r", until, command)
+
+    _command = _execute
+
+    def _sleep(self, seconds: float, **_: Any) -> None:
+        time.sleep(float(seconds))
+
+    def _open(self, path: str, **_: Any) -> None:
+        app = OPEN_WITH.get(Path(path).suffix.lower())
+        if app is None or resolve_program(app) is None:
+            raise UnsupportedTaskError(f"open {path!r}: no local app opens it")
+        self._launch([app, str(self.machine.vm_path(path))])
+
+    def _activate_window(self, window_name: str, strict: bool = False, by_class: bool = False,
+                         **_: Any) -> None:
+        window = self._find_window(window_name, strict, by_class)
+        if window is None:
+            log.warning("activate_window: no window %r", window_name)
+            return
+        # No window manager runs: raise and focus it ourselves (the guest uses wmctrl -a).
+        self.xdotool("windowraise", window)
+        self.xdotool("windowfocus", window)
+
+    def _close_window(self, window_name: str, strict: bool = False, by_class: bool = False,
+                      **_: Any) -> None:
+        window = self._find_window(window_name, strict, by_class)
+        if window is not None:
+            self.xdotool("windowclose", window)
+
+    def _download(self, files: list[dict[str, str]], **_: Any) -> None:
+        for f in files:
+            url, path = f.get("url", ""), f.get("path", "")
+            if not url or not path:
+                raise UnsupportedTaskError(f"download: invalid url ({url!r}) or path ({path!r})")
+            src = find_download(url, path, self.download_dirs)
+            if src is None:
+                raise UnsupportedTaskError(f"download {url!r}: not cached and there is no network")
+            dest = self.machine.vm_path(path)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+
+    # --- helpers --------------------------------------------------------------------------
+    def _replay_pyautogui(self, command: str | list[str], shell: bool) -> bool:
+        code = pyautogui_code(command, shell)
+        if code is None:
+            return False
+        for action in parse(code, "pyautogui").actions:
+            self.act(action)
+        return True
+
+    def _find_window(self, name: str, strict: bool, by_class: bool) -> str | None:
+        pattern = f"^{_regex_escape(name)}$" if strict else _regex_escape(name)
+        try:
+            found = self.xdotool("search", "--onlyvisible", "--class" if by_class else "--name", pattern)
+        except CuaError:
+            return None
+        ids = found.split()
+        return ids[0] if ids else None
+
+    def _focus_window_of(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.window_wait_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ids = self.xdotool("search", "--onlyvisible", "--pid", proc.pid).split()
+            except CuaError:
+                ids = []
+            if ids:
+                self.xdotool("windowfocus", ids[0])
+                return
+            time.sleep(0.05)
+        log.warning("launched %r showed no window within %.0f s", proc.args, self.window_wait_s)
+
+
+def _regex_escape(text: str) -> str:
+    # xdotool search takes a POSIX extended regex.
+    return "".join("\\" + c if c in r".^$*+?()[]{}|\\" else c for c in text)
+
+
+def _quiet_chromium(argv: list[str], machine: LocalMachine) -> list[str]:
+    """The guest's Chrome, as our Chromium: offline-quiet flags and a profile in the sandbox."""
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run",
+             f"--user-data-dir={machine.root / 'chromium-profile'}"]
+    return [argv[0], *flags, *[a for a in argv[1:] if not a.startswith("--user-data-dir")]]

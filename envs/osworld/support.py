@@ -1,0 +1,184 @@
+"""Why a task cannot run here: an unknown evaluator function (for every provider), or, for the
+local Xvfb session, a setup step / getter / metric that needs OSWorld's VM, or an app that is
+not installed. Each reason is one line a user can act on; tasks with one are skipped, never
+scored 0."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import uuid
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from cua.core import ActionParseError
+from cua.core.codecs import parse
+from envs.osworld.getters import LOCAL_GETTERS
+from envs.osworld.metrics import METRICS, OSWORLD_METRIC_NAMES
+from envs.osworld.task import OSWorldTask, SetupStep
+
+LOCAL_SETUP_STEPS = frozenset({
+    "launch", "execute", "command", "sleep", "open", "activate_window", "close_window", "download",
+})
+# Programs OSWorld's Ubuntu image has, and what stands in for them here.
+PROGRAM_ALIASES: dict[str, tuple[str, ...]] = {
+    "google-chrome": ("google-chrome", "chromium", "chromium-browser"),
+    "chromium": ("chromium", "chromium-browser", "google-chrome"),
+    "gnome-terminal": ("gnome-terminal", "xterm"),
+    "libreoffice": ("libreoffice", "soffice"),
+    "soffice": ("soffice", "libreoffice"),
+}
+# related_apps / domain → (what the user should install, the programs that count).
+APP_PROGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "libreoffice_calc": ("LibreOffice", ("libreoffice", "soffice")),
+    "libreoffice_writer": ("LibreOffice", ("libreoffice", "soffice")),
+    "libreoffice_impress": ("LibreOffice", ("libreoffice", "soffice")),
+    "gimp": ("GIMP", ("gimp",)),
+    "vlc": ("VLC", ("vlc",)),
+    "thunderbird": ("Thunderbird", ("thunderbird",)),
+    "vs_code": ("VS Code", ("code",)),
+    "chrome": ("Chromium", ("google-chrome", "chromium", "chromium-browser")),
+}
+# open(path) in the guest runs the desktop's default app for the file type.
+OPEN_WITH: dict[str, str] = {
+    **dict.fromkeys((".xlsx", ".xls", ".ods", ".csv", ".docx", ".doc", ".odt", ".pptx", ".ppt",
+                     ".odp"), "libreoffice"),
+    **dict.fromkeys((".html", ".htm", ".pdf"), "chromium"),
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".xcf"), "gimp"),
+    **dict.fromkeys((".mp3", ".mp4", ".wav", ".avi", ".mkv"), "vlc"),
+}
+
+
+def resolve_program(name: str) -> str | None:
+    """The local executable standing in for the guest's ``name`` (None: not installed)."""
+    base = Path(name).name
+    for candidate in PROGRAM_ALIASES.get(base, (name,)):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def command_argv(command: str | list[str] | None, shell: bool) -> list[str]:
+    if not command:
+        return []
+    if isinstance(command, list):
+        return [str(c) for c in command]
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
+
+
+def pyautogui_code(command: str | list[str] | None, shell: bool = False) -> str | None:
+    """``["python", "-c", "import pyautogui; ..."]``: input the guest runs with pyautogui. Here it
+    is parsed by the pyautogui codec (never executed) and replayed through xdotool."""
+    if shell:
+        return None
+    argv = command_argv(command, shell)
+    if len(argv) == 3 and Path(argv[0]).name.startswith("python") and argv[1] == "-c" \
+            and "pyautogui" in argv[2]:
+        return argv[2]
+    return None
+
+
+def download_cache_name(url: str, path: str) -> str:
+    """OSWorld's cache file name for a download (``controllers/setup.py::_download_setup``)."""
+    return f"{uuid.uuid5(uuid.NAMESPACE_URL, url)}_{Path(path).name}"
+
+
+def find_download(url: str, path: str, cache_dirs: list[Path]) -> Path | None:
+    """A download available without network: already in a cache dir under OSWorld's name, or a
+    ``file://`` URL of an existing file."""
+    for d in cache_dirs:
+        cached = d / download_cache_name(url, path)
+        if cached.is_file():
+            return cached
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and Path(unquote(parsed.path)).is_file():
+        return Path(unquote(parsed.path))
+    return None
+
+
+def evaluator_reason(task: OSWorldTask) -> str | None:
+    """For every provider: a func OSWorld itself does not know cannot be scored anywhere."""
+    unknown = [f for f in task.evaluator.funcs if f not in OSWORLD_METRIC_NAMES]
+    if unknown:
+        return f"unknown evaluator function {unknown[0]!r} (not an OSWorld metric)"
+    if not task.is_infeasible and task.evaluator.result is None:
+        return "evaluator has no result getter"
+    return None
+
+
+def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | None:
+    p = step.parameters
+    if step.type not in LOCAL_SETUP_STEPS:
+        return f"{where} step {step.type!r} needs the OSWorld VM"
+    if step.type in ("launch", "execute", "command"):
+        shell = bool(p.get("shell", False))
+        code = pyautogui_code(p.get("command"), shell)
+        if code is not None:
+            try:
+                parse(code, "pyautogui")
+            except ActionParseError as exc:
+                return f"{where} {step.type} runs pyautogui code the codec cannot replay: {exc.reason}"
+            return None
+        argv = command_argv(p.get("command"), shell)
+        text = " ".join(argv)
+        if "sudo " in f"{text} " or text.startswith("sudo"):
+            return f"{where} {step.type} uses sudo (needs the VM's root password)"
+        if not argv:
+            return f"{where} {step.type} has no command"
+        if not shell and resolve_program(argv[0]) is None:
+            return f"{where} {step.type}: {Path(argv[0]).name!r} is not installed"
+    elif step.type == "open":
+        app = OPEN_WITH.get(Path(str(p.get("path", ""))).suffix.lower())
+        if app is None or resolve_program(app) is None:
+            return f"{where} open {p.get('path')!r}: no local app opens it ({app or 'unknown type'} not installed)"
+    elif step.type == "download":
+        for f in p.get("files", []):
+            url, path = f.get("url", ""), f.get("path", "")
+            if find_download(url, path, cache_dirs) is None:
+                host = urlparse(url).netloc or url[:60]
+                return (f"{where} download from {host} is not cached and there is no network "
+                        f"(put it in the cache as {download_cache_name(url, path)})")
+    return None
+
+
+def local_reason(task: OSWorldTask, domain: str | None = None,
+                 cache_dirs: list[Path] | None = None) -> str | None:
+    """Why the local Xvfb session cannot run ``task`` (None: it can)."""
+    reason = evaluator_reason(task)
+    if reason:
+        return reason
+    cache_dirs = cache_dirs or []
+    for app in dict.fromkeys([*(task.related_apps or []), *([domain] if domain else [])]):
+        if app in APP_PROGRAMS:
+            label, programs = APP_PROGRAMS[app]
+            if not any(shutil.which(p) for p in programs):
+                return f"needs {label} ({' / '.join(programs)} not installed)"
+    for step in task.config:
+        reason = _step_reason(step, cache_dirs, "setup")
+        if reason:
+            return reason
+    for step in task.evaluator.postconfig:
+        reason = _step_reason(step, cache_dirs, "postconfig")
+        if reason:
+            return reason
+    if task.is_infeasible:
+        return None
+    for spec in task.evaluator.getter_specs():
+        if spec.type not in LOCAL_GETTERS:
+            return f"getter {spec.type!r} needs the OSWorld VM"
+        if spec.type == "cloud_file":
+            urls = spec.fields.get("path")
+            dests = spec.fields.get("dest")
+            pairs = zip(urls, dests) if isinstance(urls, list) else [(urls, dests)]
+            for url, dest in pairs:
+                if not any((d / str(dest)).is_file() for d in cache_dirs) \
+                        and not str(url).startswith("file://"):
+                    return f"getter cloud_file downloads {url!r}: not cached and no network"
+    for func in task.evaluator.funcs:
+        if func not in METRICS:
+            return f"metric {func!r} is not available locally"
+    return None

@@ -1,0 +1,128 @@
+"""WebArenaEnv: a BrowserEnv that opens a WebArena task on the user's hosted sites and scores
+it with WebArena's evaluators on the live page and the agent's answer.
+
+``task.config["webarena"]`` holds the resolved ``WebArenaTask`` (placeholders filled) and
+``task.config["storage_state"]`` the Playwright login file, when the task runs logged in
+(``cua.webarena_suite`` builds both). Each step's info records ``url_after`` (the page's URL
+once the action has settled) and, for ``Done``, ``answer``: what offline rescoring reads.
+A site that does not answer is a PageLoadError (infrastructure), never an agent failure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cua.core import Action, Done, EnvError, Observation, PageLoadError, Task
+from envs.base import StepResult
+from envs.browser import BrowserConfig, BrowserEnv
+from envs.webarena.evaluators import (
+    Evaluation,
+    HtmlContext,
+    Judge,
+    ShopApi,
+    evaluate_task,
+)
+from envs.webarena.sites import SiteConfig
+from envs.webarena.task import UnsupportedTaskError, WebArenaTask
+
+# Chromium fills responseStatus in Navigation Timing: a gateway's 502 is "the site is down".
+_STATUS_JS = "() => { const n = performance.getEntriesByType('navigation')[0]; return n ? (n.responseStatus || 0) : 0; }"
+# Playwright storage state's localStorage, put back for its origin before any page script runs.
+_LOCAL_STORAGE_JS = """(() => { const all = %s; const items = all[location.origin];
+  if (items) { for (const [k, v] of items) { try { localStorage.setItem(k, v); } catch (e) {} } } })();"""
+
+
+class _LivePage:
+    """program_html's view of the env's page (navigation goes through the env's guards)."""
+
+    def __init__(self, env: WebArenaEnv) -> None:
+        self._env = env
+
+    @property
+    def url(self) -> str:
+        return self._env.page.url
+
+    def goto(self, url: str) -> None:
+        self._env.open_site(url)
+
+    def content(self) -> str:
+        return self._env.page.content()
+
+    def evaluate(self, expression: str, arg: Any = None) -> Any:
+        return self._env.page.evaluate(expression, arg)
+
+
+class WebArenaEnv(BrowserEnv):
+    name = "webarena"
+
+    def __init__(self, config: BrowserConfig | None = None, sites: SiteConfig | None = None,
+                 judge: Judge | None = None) -> None:
+        super().__init__(config)
+        self.sites = sites or SiteConfig()
+        self.judge = judge
+        self.answer = ""  # upstream: a trajectory without a stop action is scored with ""
+        self.last_evaluation: Evaluation | None = None
+
+    def spec(self) -> WebArenaTask:
+        spec = self.task.config.get("webarena") if self.task else None
+        if not isinstance(spec, WebArenaTask):
+            raise EnvError("WebArenaEnv needs a task from the webarena suite (task.config['webarena'])")
+        return spec
+
+    def reset(self, task: Task) -> Observation:
+        self.task, self.answer, self.last_evaluation = task, "", None
+        spec = self.spec()
+        self._open("about:blank")  # a fresh context: no cookies from the last episode
+        storage = task.config.get("storage_state")
+        if storage:
+            self._load_storage_state(Path(storage))
+        self.open_site(spec.start_urls[0])
+        obs = self.observe()
+        obs.instruction = task.instruction
+        obs.extra["blocked"] = self._drain_blocked()
+        return obs
+
+    def open_site(self, url: str) -> None:
+        """Go to ``url``; refused, timed out or a 5xx answer → PageLoadError (infrastructure)."""
+        with self._guard("open"):
+            self._goto(url)
+            status = int(self.page.evaluate(_STATUS_JS) or 0)
+        if status >= 500:
+            raise PageLoadError(f"{url} answered HTTP {status}: the site is not serving")
+
+    def _load_storage_state(self, path: Path) -> None:
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise EnvError(f"cannot read the login state {path}: {e}") from e
+        context = self.page.context
+        with self._guard("login"):
+            if state.get("cookies"):
+                context.add_cookies(state["cookies"])
+            origins = {o["origin"]: [[i["name"], i["value"]] for i in o.get("localStorage", [])]
+                       for o in state.get("origins", []) if "origin" in o}
+            if origins:
+                context.add_init_script(_LOCAL_STORAGE_JS % json.dumps(origins))
+
+    def step(self, action: Action) -> StepResult:
+        result = super().step(action)
+        if isinstance(action, Done):
+            self.answer = action.answer or ""
+        with self._guard("step"):
+            result.info["url_after"] = self.page.url
+        return result
+
+    def evaluate(self) -> float:
+        spec = self.spec()
+        shopping = self.sites.urls().get("__SHOPPING__")
+        shop = ShopApi(shopping, *self.sites.shop_admin()) if shopping else None
+        ctx = HtmlContext(page=_LivePage(self), shop=shop, settle_s=self.sites.html_settle_s)
+        try:
+            with self._guard("evaluate"):
+                evaluation = evaluate_task(spec, self.answer, ctx, self.judge)
+        except UnsupportedTaskError as e:
+            raise EnvError(f"task {self.task.id if self.task else '?'} cannot be scored here: {e}") from e
+        self.last_evaluation = evaluation
+        return evaluation.score

@@ -1,0 +1,84 @@
+"""A WebArena run folder written by the real runner, re-scored offline from what it stores."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from critic.base import ApproveAll
+from cua.agent import Agent
+from cua.core import Click, Done
+from cua.runner import run_suite
+from cua.webarena_suite import print_rescore, rescore_run, webarena_suite
+from envs.webarena.sites import SiteConfig
+from grounding.a11y import A11yGrounder
+
+_spec = importlib.util.spec_from_file_location("webarena_servers", Path(__file__).parent / "webarena_fixtures" / "servers.py")
+servers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(servers)
+
+CHROMIUM = os.environ.get("CUA_CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                                reason=f"no Chromium at {CHROMIUM} (in CI this fails instead)")
+
+# What a (perfect or wrong) agent does per task: actions in screenshot pixels, then Done.
+SCRIPTS = {
+    "webarena/0": [Done(answer="$12.50")],
+    "webarena/1": [Done(answer="there are 10 items")],  # wrong: "0" is not a token of it
+    "webarena/3": [Click(x=120, y=35), Done()],
+    "webarena/4": [Click(x=120, y=155), Click(x=120, y=155), Done()],
+    "webarena/6": [Click(x=120, y=95), Done(answer="$12.50")],
+}
+
+
+class ScriptedPlanner:
+    """Plays a fixed action list per task (stands in for an agent; the runner, env, store and
+    evaluators are the real ones)."""
+
+    name = "scripted"
+
+    def propose(self, task, history, observation, critique=None):
+        return SCRIPTS[task.id][len(history)]
+
+
+def test_rescore_gives_the_live_scores_for_string_and_url_tasks(tmp_path: Path) -> None:
+    with servers.serve_site() as site:
+        sites = SiteConfig(sites={"shopping": site}, html_settle_s=0.0)
+        suite = webarena_suite(str(servers.TASKS), sites=sites)
+        agent = Agent(ScriptedPlanner(), A11yGrounder(), ApproveAll())
+        names = [task_id.split("/")[1] for task_id in SCRIPTS]
+        summary = run_suite(suite, names, [0], agent, tmp_path, show_progress=False)
+    live = {r.task_id: r for r in summary.results}
+    assert {k: (r.status, r.reward) for k, r in live.items()} == {
+        "webarena/0": ("success", 1.0), "webarena/1": ("failure", 0.0), "webarena/3": ("success", 1.0),
+        "webarena/4": ("success", 1.0), "webarena/6": ("success", 1.0)}
+    last_step = json.loads((tmp_path / "episodes" / "webarena_3__seed0" / "steps.jsonl").read_text().splitlines()[-1])
+    assert last_step["info"]["url_after"].endswith("/search.html?page=1&cat=2&q=shoes")
+
+    # Offline: the sites are gone; the task file comes from run.json's suite name.
+    report = rescore_run(tmp_path, sites=sites)
+    rows = {e["task"]: e for e in report["episodes"]}
+    for name in ("0", "1", "3", "6"):
+        assert rows[name]["rescored"] and rows[name]["score"] == live[f"webarena/{name}"].reward, name
+    assert rows["6"]["parts"] == {"string_match": 1.0, "url_match": 1.0}
+    assert rows["4"]["rescored"] is False and "program_html" in rows["4"]["reason"]
+    assert (report["rescored"], report["not_rescoreable"], report["agree"], report["changed"]) == (4, 1, 4, 0)
+    assert report["mean_score"] == 0.75
+
+    # A stored answer edited by hand is scored again from the file, not from memory.
+    steps_file = tmp_path / "episodes" / "webarena_1__seed0" / "steps.jsonl"
+    lines = steps_file.read_text().splitlines()
+    last = json.loads(lines[-1])
+    last["info"]["answer"] = "there are 0 items"
+    steps_file.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+    again = {e["task"]: e for e in rescore_run(tmp_path, sites=sites)["episodes"]}
+    assert again["1"]["score"] == 1.0 and again["1"]["original_reward"] == 0.0
+
+    console = Console(record=True, width=160)
+    print_rescore(report, console)
+    assert "not rescoreable offline" in console.export_text()
