@@ -2,45 +2,68 @@
 
     python app.py                      # http://127.0.0.1:7860
     python app.py --host 0.0.0.0 --port 8080 --password s3cret   # HTTP basic auth (user "cua")
-    python app.py --runs-dir runs      # where live runs go (runs/app/...) and what the browser lists
+    python app.py --runs-dir runs      # where live runs go (runs/app/...) and what the pages list
 
 Tabs: Live run (suite task or URL + instruction; planner / grounder / critic by name; Start,
-Pause, Step, Resume, Stop; each step streamed with its annotated screenshot, intent, verdict,
-coordinate chain and timings), Trajectories (any run folder: scrub steps, filter vetoed /
-failed, export a single-file HTML report), Grounding playground (several grounders on one
-screenshot). Rendering lives in ``cua.ui.render``; the worker thread in ``cua.ui.live``.
+Pause, Step, Resume, Stop; optionally approve / edit / reject each action; each step streamed
+with its annotated screenshot, intent, verdict, evidence, coordinate chain and timings),
+Trajectories (any run folder: scrub steps, filter vetoed / failed, export a single-file HTML
+report), Compare (two episodes side by side), Grounding playground (several grounders on one
+screenshot), Dashboard (the run folders of `cua run` / `cua eval` in other processes, live).
+Keys (outside text boxes): ← → previous / next step, p pause, s step, r resume, a approve,
+x reject. Rendering lives in ``cua.ui.render``; callbacks in ``cua.ui.live_view`` and
+``cua.ui.browse_view``; the worker thread in ``cua.ui.live``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import queue
-import tempfile
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from cua.core import CuaError
 from cua.ui import render
-from cua.ui.live import LiveRun, RunSpec
-from cua.ui.trajectories import (
-    FILTERS,
-    episode_label,
-    filter_steps,
-    find_runs,
-    html_report,
-    list_episodes,
-    result_markdown,
-    step_image,
+from cua.ui.browse_view import (
+    compare_episodes,
+    compare_step,
+    dashboard_view,
+    export_report,
+    move_step,
+    open_run,
+    refresh_runs,
+    show_episode,
+    show_step,
 )
+from cua.ui.dashboard import EPISODE_COLUMNS, RUN_COLUMNS
+from cua.ui.human import USER_ACTION_KINDS
+from cua.ui.live_view import LIVE_OUTPUTS, RUNS, control, decide, pick_point, start_run
+from cua.ui.trajectories import FILTERS, find_runs
+
+__all__ = ["RUNS", "build", "compare_episodes", "dashboard_view", "export_report", "main", "move_step", "open_run",
+           "show_episode", "show_step", "start_run"]
 
 log = logging.getLogger("cua.app")
 
 DEFAULT_TASK = "miniwob-cpu/click-button"
-RUNS: dict[str, LiveRun] = {}  # live runs of this process, by id (gr.State cannot hold threads)
+GROUNDER_CACHE: dict[str, Any] = {}  # the playground loads a model once, on first use
+
+KEYS_JS = """
+<script>
+document.addEventListener('keydown', (e) => {
+  const t = e.target;
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+  const ids = {ArrowLeft: 'browse-prev', ArrowRight: 'browse-next', p: 'pause', s: 'step', r: 'resume',
+               a: 'approve', x: 'reject'};
+  const el = document.getElementById(ids[e.key] || '');
+  if (el && el.offsetParent !== null) { e.preventDefault(); el.click(); }  // only on the visible tab
+});
+</script>
+"""
 
 
 # ---- choices ----------------------------------------------------------------------------------
@@ -75,194 +98,114 @@ def component_names() -> tuple[list[str], list[str], list[str]]:
     return PLANNERS.names(), GROUNDERS.names(), CRITICS.names()
 
 
-# ---- live run ---------------------------------------------------------------------------------
+# ---- grounding playground ---------------------------------------------------------------------
 
 
-def _status(run: LiveRun, last: str) -> str:
-    n = len(run.records)
-    if run.error:
-        return f"❌ **error** — `{run.error}`"
-    if run.result is not None:
-        r = run.result
-        icon = {"success": "✅", "failure": "❌", "error": "⚠️"}.get(r.status, "")
-        extra = f" — {r.error}" if r.error else ""
-        return (f"{icon} **{r.status}** — reward {r.reward:.3f} after {r.steps} steps "
-                f"in {r.duration_s:.1f} s{extra}  \nrun folder: `{run.run_dir}`")
-    if run.finished:
-        return f"finished ({last})"
-    if run.control.paused:
-        return f"⏸ **paused** after {n} step(s) — press Step or Resume  \n{last}"
-    return f"▶ **running** — {n} step(s) so far  \n{last}"
-
-
-def start_run(source: str, task: str, seed: float, url: str, instruction: str, planner: str,
-              grounder: str, critic: str, max_steps: float, start_paused: bool, runs_root: str):
-    """Generator: starts the worker, then streams its events into the page."""
-    spec = RunSpec(task=(task or "").strip(), seed=int(seed or 0),
-                   url=(url or "").strip() or None if source == "URL" else None,
-                   instruction=(instruction or "").strip() or None,
-                   planner=planner, grounder=grounder, critic=critic,
-                   max_steps=int(max_steps) if max_steps else None, start_paused=bool(start_paused),
-                   runs_root=Path(runs_root))
-    if source == "URL" and not spec.url:
-        gr.Warning("Enter a URL (and an instruction) or choose a suite task.")
-        yield gr.update(value="❌ **error** — no URL given"), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return
-    run = LiveRun(spec).start()
-    run_id = f"run-{id(run)}"
-    RUNS[run_id] = run
-    rows: list[list[Any]] = []
-    image, details, last = None, "", "starting…"
-    yield _status(run, last), None, "", [], run_id, str(run.run_dir)
-    shown = None
-    while True:
-        try:
-            ev = run.events.get(timeout=0.25)
-        except queue.Empty:
-            if run.finished and run.events.empty():
-                break
-            status = _status(run, last)
-            if status != shown:
-                shown = status
-                yield status, gr.skip(), gr.skip(), gr.skip(), run_id, gr.skip()
-            continue
-        if ev.kind == "status":
-            last = ev.message
-        elif ev.kind == "reset":
-            last, image = ev.message, ev.image
-        elif ev.kind == "step" and ev.record is not None:
-            image = render.annotate_step(ev.image, ev.record)
-            details = render.step_markdown(ev.record)
-            rows.append(render.step_row(ev.record))
-            last = f"step {ev.record.index}: {render.badge_for(ev.record)[0]}"
-        elif ev.kind == "error":
-            gr.Warning(f"Run failed: {ev.message}")
-            last = ev.message
-        elif ev.kind == "done" and ev.result is not None and ev.result.status == "error":
-            gr.Warning(f"Episode ended with an error: {ev.result.error}")
-        shown = _status(run, last)
-        yield shown, image, details, rows, run_id, str(run.run_dir)
-    yield _status(run, last), image, details, rows, run_id, str(run.run_dir)
-
-
-def _control(run_id: str | None, what: str) -> str:
-    run = RUNS.get(run_id or "")
-    if run is None or run.finished:
-        gr.Warning("No run in progress.")
+def capture(url: str):
+    """A screenshot of a page, taken with the project's browser env (Playwright + Chromium)."""
+    url = (url or "").strip()
+    if not url:
+        gr.Warning("Type a URL to capture.")
         return gr.skip()
-    getattr(run.control, what)()
-    return gr.skip()
+    from cua.core import Task
+    from envs.browser import BrowserEnv
 
-
-# ---- trajectory browser -------------------------------------------------------------------------
-
-
-def refresh_runs(runs_root: str):
-    runs = [str(p) for p in find_runs(runs_root)]
-    return gr.update(choices=runs, value=runs[0] if runs else None)
-
-
-def open_run(path: str):
-    """Run folder (or episode folder) → the episode dropdown."""
-    path = (path or "").strip()
-    if not path:
-        gr.Warning("Choose a run folder or type a path.")
-        return gr.update(choices=[], value=None)
+    env = None
     try:
-        episodes = list_episodes(path)
-    except (CuaError, OSError) as e:
-        gr.Warning(str(e))
-        return gr.update(choices=[], value=None)
-    choices = [(episode_label(p), str(p)) for p in episodes]
-    return gr.update(choices=choices, value=choices[0][1])
+        env = BrowserEnv()
+        return env.reset(Task(id="playground/capture", instruction="", start_url=url)).screenshot
+    except Exception as e:  # noqa: BLE001 — no browser / bad URL: a message, the app keeps working
+        gr.Warning(f"Capture failed: {type(e).__name__}: {e}")
+        return gr.skip()
+    finally:
+        if env is not None:
+            env.close()
 
 
-def _load(folder: str):
-    from cua.store import load_episode
-
-    return load_episode(folder)
-
-
-def show_episode(folder: str | None, which: str):
-    """Episode → result, warnings, slider range, and its first (filtered) step."""
-    empty = ("", gr.update(value="", visible=False), gr.update(maximum=1, value=0, interactive=False), None, "")
-    if not folder:
-        return empty
-    try:
-        episode = _load(folder)
-    except (CuaError, OSError, ValueError) as e:
-        gr.Warning(f"Cannot read {folder}: {e}")
-        return ("", gr.update(value=f"⚠️ {render.escape(str(e))}", visible=True), *empty[2:])
-    warn = "\n".join(f"⚠️ {render.escape(w)}" for w in episode.warnings)
-    if episode.warnings:
-        warn += f"\n\nShowing the {len(episode.steps)} step(s) before the damage."
-    positions = filter_steps(episode.steps, which)
-    image, details = None, f"no {which} steps in this episode" if episode.steps else "no steps recorded"
-    if positions:
-        step = episode.steps[positions[0]]
-        image, details = step_image(episode, step), render.step_markdown(step)
-    slider = gr.update(minimum=0, maximum=max(len(positions) - 1, 1), value=0, step=1,
-                       label=f"step ({len(positions)} shown of {len(episode.steps)})",
-                       interactive=len(positions) > 1)
-    return (result_markdown(episode), gr.update(value=warn, visible=bool(warn)), slider, image, details)
-
-
-def show_step(folder: str | None, which: str, pos: float):
-    if not folder:
-        return None, ""
-    try:
-        episode = _load(folder)
-    except (CuaError, OSError, ValueError) as e:
-        gr.Warning(str(e))
-        return None, ""
-    positions = filter_steps(episode.steps, which)
-    if not positions:
-        return None, f"no {which} steps"
-    step = episode.steps[positions[min(max(int(pos or 0), 0), len(positions) - 1)]]
-    return step_image(episode, step), render.step_markdown(step)
-
-
-def export_report(folder: str | None):
-    if not folder:
-        gr.Warning("Open an episode first.")
-        return None
-    try:
-        text = html_report(folder)
-    except (CuaError, OSError, ValueError) as e:
-        gr.Warning(f"Export failed: {e}")
-        return None
-    out = Path(tempfile.mkdtemp(prefix="cua-report-")) / f"{Path(folder).name}.html"
-    out.write_text(text, encoding="utf-8")
-    return str(out)
-
-
-# ---- grounding playground -------------------------------------------------------------------------
-
-
-def ground_all(image, instruction: str, grounders: list[str]):
+def ground_all(image, instruction: str, grounders: list[str], progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
     if image is None or not (instruction or "").strip():
         gr.Warning("Upload a screenshot and type an instruction.")
-        return None, []
+        return None, [], []
     from grounding import GROUNDERS
 
-    results, rows = {}, []
-    for n, name in enumerate(grounders or []):
+    results, rows, crops = {}, [], []
+    chosen = list(grounders or [])
+    for n, name in enumerate(chosen):
         color = render.hex_color(render.PALETTE[n % len(render.PALETTE)])
         t = time.perf_counter()
         try:
-            g = GROUNDERS.make(name).ground(image.convert("RGB"), instruction)
+            if name not in GROUNDER_CACHE:
+                progress(n / max(len(chosen), 1), desc=f"{name}: loading (first use)…")
+                GROUNDER_CACHE[name] = GROUNDERS.make(name)
+            progress(n / max(len(chosen), 1), desc=f"{name}: grounding…")
+            g = GROUNDER_CACHE[name].ground(image.convert("RGB"), instruction)
         except Exception as e:  # noqa: BLE001 — a model that fails to load is reported, not fatal
             gr.Warning(f"{name}: {type(e).__name__}: {e}")
             results[name] = None
-            rows.append([name, color, "—", f"error: {e}", round(time.perf_counter() - t, 3)])
+            rows.append([name, color, "—", f"error: {type(e).__name__}: {e}", round(time.perf_counter() - t, 3)])
             continue
         results[name] = g
         point = "refused" if g.point is None else f"({g.point.x:.0f}, {g.point.y:.0f})"
         rows.append([name, color, point, g.raw_text[:200], round(time.perf_counter() - t, 3)])
-    return render.annotate_groundings(image, results), rows
+        for k, box in enumerate(g.crops):  # the zoom steps, as the grounder saw them
+            crops.append((image.convert("RGB").crop((box.x1, box.y1, box.x2, box.y2)), f"{name} zoom {k + 1}"))
+    return render.annotate_groundings(image, results), rows, crops
 
 
-# ---- layout ------------------------------------------------------------------------------------------
+# ---- layout -----------------------------------------------------------------------------------
+
+
+def _live_tab(runs_state, tasks, planners, grounders, critics) -> dict[str, Any]:
+    c: dict[str, Any] = {}
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            c["source"] = gr.Radio(["Suite task", "URL"], value="Suite task", label="Source")
+            c["task"] = gr.Dropdown(tasks, value=DEFAULT_TASK if DEFAULT_TASK in tasks else tasks[0],
+                                    allow_custom_value=True, label="Task (suite/task)", elem_id="task")
+            c["seed"] = gr.Number(0, precision=0, label="Seed")
+            c["url"] = gr.Textbox(label="URL (for Source = URL)", placeholder="http://127.0.0.1:8000/")
+            c["instruction"] = gr.Textbox(label="Instruction (for Source = URL)",
+                                          placeholder='Click the "Submit" button')
+            c["planner"] = gr.Dropdown(planners, value="instructions", label="Planner", allow_custom_value=True)
+            c["grounder"] = gr.Dropdown(grounders, value="a11y", label="Grounder", allow_custom_value=True,
+                                        elem_id="grounder")
+            c["critic"] = gr.Dropdown(critics, value="approve-all", label="Critic", allow_custom_value=True,
+                                      elem_id="critic")
+            c["max_steps"] = gr.Number(None, precision=0, label="Max steps (0 = the task's own)")
+            c["delay"] = gr.Number(0, minimum=0, label="Seconds between steps (watch pace)", elem_id="delay")
+            c["start_paused"] = gr.Checkbox(False, label="Start paused (then Step through)", elem_id="start-paused")
+            c["approve_each"] = gr.Checkbox(False, label="Approve each action (human in the loop)",
+                                            elem_id="approve-each")
+            with gr.Row():
+                c["start"] = gr.Button("Start", variant="primary", elem_id="start")
+                c["stop"] = gr.Button("Stop", variant="stop", elem_id="stop")
+            with gr.Row():
+                c["pause"] = gr.Button("Pause", elem_id="pause")
+                c["step"] = gr.Button("Step", elem_id="step")
+                c["resume"] = gr.Button("Resume", elem_id="resume")
+            c["ack"] = gr.Markdown(elem_id="live-ack")  # what a button press did (the status streams apart)
+            with gr.Group(elem_id="decision"):
+                gr.Markdown("**Your decision** (approve-each mode): click the screenshot to move the point")
+                with gr.Row():
+                    c["approve"] = gr.Button("Approve", variant="primary", elem_id="approve")
+                    c["reject"] = gr.Button("Reject", variant="stop", elem_id="reject")
+                with gr.Row():
+                    c["hkind"] = gr.Dropdown(list(USER_ACTION_KINDS), value="click", label="Action", elem_id="hkind")
+                    c["hx"] = gr.Number(None, label="x", elem_id="hx")
+                    c["hy"] = gr.Number(None, label="y", elem_id="hy")
+                c["htext"] = gr.Textbox(label="Text / keys / scroll direction / note", elem_id="htext")
+                c["takeover"] = gr.Button("Run my action (edit / take over)", elem_id="takeover")
+        with gr.Column(scale=2):
+            c["status"] = gr.Markdown("Idle. Choose a task and press Start.", elem_id="live-status")
+            c["shot"] = gr.Image(label="Annotated screenshot (click to move a proposed point)", type="pil",
+                                 interactive=False, elem_id="live-shot", height=520)
+            c["details"] = gr.Markdown(elem_id="live-details")
+            c["evidence"] = gr.Gallery(label="Critic evidence", elem_id="live-evidence", height=220, columns=4)
+            c["table"] = gr.Dataframe(headers=render.STEP_COLUMNS, label="Steps", interactive=False,
+                                      elem_id="live-steps")
+            c["run_dir"] = gr.Textbox(label="Run folder", interactive=False, elem_id="live-run-dir")
+            c["to_browser"] = gr.Button("Open this run in the trajectory browser", elem_id="to-browser")
+    return c
 
 
 def build(runs_root: str | Path = "runs") -> gr.Blocks:
@@ -273,48 +216,15 @@ def build(runs_root: str | Path = "runs") -> gr.Blocks:
         run_id = gr.State(None)
         gr.Markdown("# cua — watch, replay and probe computer-use agents")
         with gr.Tabs() as tabs:
-            with gr.Tab("Live run", id="live"):  # noqa: SIM117 (Gradio layout)
-                with gr.Row():
-                    with gr.Column(scale=1, min_width=320):
-                        source = gr.Radio(["Suite task", "URL"], value="Suite task", label="Source")
-                        task = gr.Dropdown(tasks, value=DEFAULT_TASK if DEFAULT_TASK in tasks else tasks[0],
-                                           allow_custom_value=True, label="Task (suite/task)",
-                                           elem_id="task")
-                        seed = gr.Number(0, precision=0, label="Seed")
-                        url = gr.Textbox(label="URL (for Source = URL)", placeholder="http://127.0.0.1:8000/")
-                        instruction = gr.Textbox(label="Instruction (for Source = URL)",
-                                                 placeholder='Click the "Submit" button')
-                        planner = gr.Dropdown(planners, value="instructions", label="Planner",
-                                              allow_custom_value=True)
-                        grounder = gr.Dropdown(grounders, value="a11y", label="Grounder", allow_custom_value=True)
-                        critic = gr.Dropdown(critics, value="approve-all", label="Critic", allow_custom_value=True)
-                        max_steps = gr.Number(None, precision=0, label="Max steps (0 = the task's own)")
-                        start_paused = gr.Checkbox(False, label="Start paused (then Step through)",
-                                                   elem_id="start-paused")
-                        with gr.Row():
-                            start = gr.Button("Start", variant="primary", elem_id="start")
-                            stop = gr.Button("Stop", variant="stop", elem_id="stop")
-                        with gr.Row():
-                            pause = gr.Button("Pause", elem_id="pause")
-                            step = gr.Button("Step", elem_id="step")
-                            resume = gr.Button("Resume", elem_id="resume")
-                    with gr.Column(scale=2):
-                        status = gr.Markdown("Idle. Choose a task and press Start.", elem_id="live-status")
-                        shot = gr.Image(label="Annotated screenshot", type="pil", interactive=False,
-                                        elem_id="live-shot", height=520)
-                        details = gr.Markdown(elem_id="live-details")
-                        table = gr.Dataframe(headers=render.STEP_COLUMNS, label="Steps", interactive=False,
-                                             elem_id="live-steps")
-                        run_dir = gr.Textbox(label="Run folder", interactive=False, elem_id="live-run-dir")
-                        to_browser = gr.Button("Open this run in the trajectory browser", elem_id="to-browser")
+            with gr.Tab("Live run", id="live") as live_tab:
+                lv = _live_tab(runs_state, tasks, planners, grounders, critics)
             with gr.Tab("Trajectories", id="browse") as browse_tab:
                 with gr.Row():
                     runs_dd = gr.Dropdown(label="Run folders", choices=[str(p) for p in find_runs(runs_root)],
                                           allow_custom_value=True, scale=3)
                     refresh = gr.Button("Refresh", scale=0)
                 with gr.Row():
-                    path = gr.Textbox(label="…or a path (run folder or episode folder)", scale=3,
-                                      elem_id="browse-path")
+                    path = gr.Textbox(label="…or a path (run folder or episode folder)", scale=3, elem_id="browse-path")
                     open_btn = gr.Button("Open", variant="primary", scale=0, elem_id="browse-open")
                 episode_dd = gr.Dropdown(label="Episode", choices=[], elem_id="episode")
                 result_md = gr.Markdown(elem_id="browse-result")
@@ -322,17 +232,39 @@ def build(runs_root: str | Path = "runs") -> gr.Blocks:
                 with gr.Row():
                     which = gr.Radio(list(FILTERS), value="all steps", label="Show", elem_id="browse-filter")
                     slider = gr.Slider(0, 1, value=0, step=1, label="step", interactive=False, elem_id="browse-slider")
+                    prev_btn = gr.Button("◀ Prev (←)", scale=0, elem_id="browse-prev")
+                    next_btn = gr.Button("Next (→) ▶", scale=0, elem_id="browse-next")
                 with gr.Row():
-                    bshot = gr.Image(label="Step", type="pil", interactive=False, elem_id="browse-shot",
-                                     height=520)
+                    bshot = gr.Image(label="Step", type="pil", interactive=False, elem_id="browse-shot", height=520)
                     bdetails = gr.Markdown(elem_id="browse-details")
+                bevidence = gr.Gallery(label="Critic evidence", elem_id="browse-evidence", height=220, columns=4)
                 with gr.Row():
                     export = gr.Button("Export HTML report", elem_id="export")
                     report = gr.File(label="Report", elem_id="report")
-            with gr.Tab("Grounding playground", id="ground"):  # noqa: SIM117 (Gradio layout)
+            with gr.Tab("Compare", id="compare") as compare_tab:
+                gr.Markdown("Two episodes side by side (e.g. one task under two stacks or two seeds); "
+                            "the slider starts at the first step where they differ.")
+                with gr.Row():
+                    cmp_a = gr.Dropdown(label="Episode A (folder)", choices=[], allow_custom_value=True, elem_id="cmp-a")
+                    cmp_b = gr.Dropdown(label="Episode B (folder)", choices=[], allow_custom_value=True, elem_id="cmp-b")
+                    cmp_go = gr.Button("Compare", variant="primary", scale=0, elem_id="cmp-go")
+                cmp_table = gr.Dataframe(headers=["", "A", "B"], interactive=False, elem_id="cmp-table")
+                cmp_note = gr.Markdown(elem_id="cmp-note")
+                cmp_slider = gr.Slider(0, 1, value=0, step=1, label="step", interactive=False, elem_id="cmp-slider")
                 with gr.Row():
                     with gr.Column():
-                        pg_image = gr.Image(label="Screenshot", type="pil")
+                        cmp_shot_a = gr.Image(label="A", type="pil", interactive=False, elem_id="cmp-shot-a")
+                        cmp_md_a = gr.Markdown(elem_id="cmp-md-a")
+                    with gr.Column():
+                        cmp_shot_b = gr.Image(label="B", type="pil", interactive=False, elem_id="cmp-shot-b")
+                        cmp_md_b = gr.Markdown(elem_id="cmp-md-b")
+            with gr.Tab("Grounding playground", id="ground") as ground_tab:  # noqa: SIM117
+                with gr.Row():
+                    with gr.Column():
+                        pg_image = gr.Image(label="Screenshot (upload, paste, or capture a URL)", type="pil")
+                        with gr.Row():
+                            pg_url = gr.Textbox(label="Capture a page", placeholder="http://127.0.0.1:8000/", scale=3)
+                            pg_capture = gr.Button("Capture", scale=0)
                         pg_text = gr.Textbox(label="Instruction", placeholder='the "Submit" button')
                         pg_grounders = gr.CheckboxGroup(grounders, value=["ocr"], label="Grounders")
                         pg_go = gr.Button("Ground", variant="primary")
@@ -340,20 +272,45 @@ def build(runs_root: str | Path = "runs") -> gr.Blocks:
                         pg_out = gr.Image(label="Points (one colour per grounder)", interactive=False)
                         pg_table = gr.Dataframe(headers=["grounder", "colour", "point", "raw", "seconds"],
                                                 interactive=False)
+                        pg_crops = gr.Gallery(label="Zoom steps", height=200, columns=4)
+            with gr.Tab("Dashboard", id="dashboard") as dash_tab:
+                gr.Markdown("Runs of `cua run` / `cua eval` in other processes, read from their folders "
+                            "(refreshed every 2 s while this tab is open).")
+                with gr.Row():
+                    dash_root = gr.Textbox(str(runs_root), label="Runs folder", scale=3, elem_id="dash-root")
+                    dash_refresh = gr.Button("Refresh", scale=0, elem_id="dash-refresh")
+                dash_runs = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="dash-runs")
+                with gr.Row():
+                    dash_run = gr.Dropdown(label="Run", choices=[], elem_id="dash-run", scale=3)
+                    dash_open = gr.Button("Open in the trajectory browser", scale=0, elem_id="dash-open")
+                dash_summary = gr.Markdown(elem_id="dash-summary")
+                dash_episodes = gr.Dataframe(headers=EPISODE_COLUMNS, interactive=False, elem_id="dash-episodes")
+                timer = gr.Timer(2.0, active=False)
         gr.Markdown(
             "Colours: <span style='color:#16a34a'>■ executed / approved</span> · "
             "<span style='color:#dc2626'>■ vetoed</span> · <span style='color:#f59e0b'>■ proposed</span> · "
+            "<span style='color:#db2777'>■ your point</span> · "
             "<span style='color:#2563eb'>■ grounder box</span> · <span style='color:#ea580c'>■ zoom crop</span>"
-            " · <span style='color:#9333ea'>■ drag</span>")
+            " · <span style='color:#9333ea'>■ drag</span> — keys: ← → step, p pause, s step, r resume, "
+            "a approve, x reject")
 
-        start.click(start_run, [source, task, seed, url, instruction, planner, grounder, critic, max_steps,
-                                start_paused, runs_state], [status, shot, details, table, run_id, run_dir])
-        for button, what in ((pause, "pause"), (step, "step"), (resume, "resume"), (stop, "stop")):
-            button.click(lambda rid, w=what: _control(rid, w), [run_id], [status], queue=False)
+        # live run
+        lv["run_id"] = run_id
+        start_inputs = [lv[k] for k in ("source", "task", "seed", "url", "instruction", "planner", "grounder",
+                                        "critic", "max_steps", "start_paused", "approve_each", "delay")]
+        lv["start"].click(start_run, [*start_inputs, runs_state], [lv[k] for k in LIVE_OUTPUTS])
+        for what in ("pause", "step", "resume", "stop"):
+            lv[what].click(lambda rid, w=what: control(rid, w), [run_id], [lv["ack"]], queue=False)
+        decision_inputs = [run_id, lv["hkind"], lv["hx"], lv["hy"], lv["htext"]]
+        for what in ("approve", "reject", "takeover"):
+            lv[what].click(lambda rid, k, x, y, t, w=what: decide(rid, w, k, x, y, t), decision_inputs,
+                           [lv["ack"]], queue=False)
+        lv["shot"].select(pick_point, [run_id], [lv["shot"], lv["hx"], lv["hy"]])
 
+        # trajectories
         show_inputs = [episode_dd, which]
-        show_outputs = [result_md, warn_md, slider, bshot, bdetails]
-        to_browser.click(lambda d: (d, gr.Tabs(selected="browse")), [run_dir], [path, tabs]).then(
+        show_outputs = [result_md, warn_md, slider, bshot, bdetails, bevidence]
+        lv["to_browser"].click(lambda d: (d, gr.Tabs(selected="browse")), [lv["run_dir"]], [path, tabs]).then(
             open_run, [path], [episode_dd]).then(show_episode, show_inputs, show_outputs)
         refresh.click(refresh_runs, [runs_state], [runs_dd])
         browse_tab.select(refresh_runs, [runs_state], [runs_dd])
@@ -363,9 +320,38 @@ def build(runs_root: str | Path = "runs") -> gr.Blocks:
         path.submit(open_run, [path], [episode_dd]).then(show_episode, show_inputs, show_outputs)
         episode_dd.input(show_episode, show_inputs, show_outputs)
         which.input(show_episode, show_inputs, show_outputs)
-        slider.change(show_step, [episode_dd, which, slider], [bshot, bdetails])
+        slider.change(show_step, [episode_dd, which, slider], [bshot, bdetails, bevidence])
+        prev_btn.click(lambda f, w, p: move_step(f, w, p, -1), [episode_dd, which, slider], [slider])
+        next_btn.click(lambda f, w, p: move_step(f, w, p, +1), [episode_dd, which, slider], [slider])
         export.click(export_report, [episode_dd], [report])
-        pg_go.click(ground_all, [pg_image, pg_text, pg_grounders], [pg_out, pg_table])
+
+        # compare: both sides list every episode under the runs folder
+        def episode_choices(root: str):
+            from cua.ui.dashboard import scan
+
+            folders = [str(e.folder) for s in scan(root) for e in s.episodes]
+            return gr.update(choices=folders), gr.update(choices=folders)
+
+        compare_tab.select(episode_choices, [runs_state], [cmp_a, cmp_b])
+        cmp_go.click(compare_episodes, [cmp_a, cmp_b],
+                     [cmp_table, cmp_note, cmp_slider, cmp_shot_a, cmp_md_a, cmp_shot_b, cmp_md_b])
+        cmp_slider.change(compare_step, [cmp_a, cmp_b, cmp_slider], [cmp_shot_a, cmp_md_a, cmp_shot_b, cmp_md_b])
+
+        # playground
+        pg_capture.click(capture, [pg_url], [pg_image])
+        pg_go.click(ground_all, [pg_image, pg_text, pg_grounders], [pg_out, pg_table, pg_crops])
+
+        # dashboard: the timer runs only while its tab is open
+        dash_outputs = [dash_runs, dash_run, dash_summary, dash_episodes]
+        dash_tab.select(lambda: gr.Timer(active=True), None, [timer]).then(
+            dashboard_view, [dash_root, dash_run], dash_outputs)
+        for other in (live_tab, browse_tab, compare_tab, ground_tab):
+            other.select(lambda: gr.Timer(active=False), None, [timer])
+        timer.tick(dashboard_view, [dash_root, dash_run], dash_outputs, show_progress="hidden")
+        dash_refresh.click(dashboard_view, [dash_root, dash_run], dash_outputs)
+        dash_run.input(dashboard_view, [dash_root, dash_run], dash_outputs)
+        dash_open.click(lambda d: (d, gr.Tabs(selected="browse")), [dash_run], [path, tabs]).then(
+            open_run, [path], [episode_dd]).then(show_episode, show_inputs, show_outputs)
     return demo
 
 
@@ -374,15 +360,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="a public gradio.live link (needs network)")
-    p.add_argument("--password", default=None, help="require HTTP basic auth (user: --user)")
+    p.add_argument("--password", default=None,
+                   help="require HTTP basic auth (user: --user); or set CUA_APP_PASSWORD")
     p.add_argument("--user", default="cua")
-    p.add_argument("--runs-dir", default="runs", help="live runs go to <runs-dir>/app/; the browser lists it")
+    p.add_argument("--runs-dir", default="runs", help="live runs go to <runs-dir>/app/; the pages list it")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    password = args.password or os.environ.get("CUA_APP_PASSWORD")
+    if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and not password:
+        log.warning("the app is reachable beyond this machine without a password (--password)")
     demo = build(args.runs_dir)
     demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                auth=(args.user, args.password) if args.password else None)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, head=KEYS_JS,
+                auth=(args.user, password) if password else None)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -131,10 +132,13 @@ class Agent:
             critic += f" [{c.critic_policy}" + (f", min score {c.critic_min_score:g}]" if c.critic_min_score > 0 else "]")
         return {"planner": self.planner.name, "grounder": self.grounder.name, "critic": critic}
 
-    def run_episode(self, env: Env, task: Task, writer: EpisodeWriter | None = None) -> EpisodeResult:
+    def run_episode(self, env: Env, task: Task, writer: EpisodeWriter | None = None,
+                    stop: threading.Event | None = None) -> EpisodeResult:
         """Never raises for a failing env or component: the result says ``error`` with the
         reason, and the steps already written stay on disk. A SetupError (no browser, no
-        Xvfb) is raised instead: no later episode could run either."""
+        Xvfb) is raised instead: no later episode could run either. ``stop`` (set by another
+        thread, e.g. the app's Stop button) is checked between steps: the episode ends as
+        ``stopped`` with its steps kept, and the task is not graded."""
         started = time.time()
         result = EpisodeResult(task_id=task.id, seed=task.seed, status="running",
                                stack=self.stack, env=getattr(env, "name", type(env).__name__),
@@ -145,7 +149,11 @@ class Agent:
         try:
             obs = env.reset(task)
             result.instruction = task.instruction or obs.instruction
+            stopped = False
             for index in range(self.config.max_steps or task.max_steps):
+                if stop is not None and stop.is_set():
+                    stopped = True
+                    break
                 record, stepped = self.step(env, task, obs, history, index,
                                             writer.screenshot_name(index) if writer else f"step_{index:04d}.png",
                                             frames)
@@ -161,9 +169,12 @@ class Agent:
                     obs = stepped.observation
                 if record.done:
                     break
-            score = float(env.evaluate())
-            result.reward = score
-            result.status = "success" if score >= 1.0 - 1e-9 else "failure"
+            if stopped:
+                result.status = "stopped"
+            else:
+                score = float(env.evaluate())
+                result.reward = score
+                result.status = "success" if score >= 1.0 - 1e-9 else "failure"
         except SetupError:
             raise  # no result.json: a resumed run retries this episode
         except Exception as e:  # noqa: BLE001 — recorded, never lost; the runner decides what next

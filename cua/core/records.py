@@ -89,7 +89,7 @@ class StepRecord(BaseModel):
     error: str | None = None
 
 
-EpisodeStatus = Literal["success", "failure", "error", "running"]
+EpisodeStatus = Literal["success", "failure", "error", "running", "stopped"]  # stopped: by the user (the app)
 
 
 class EpisodeResult(BaseModel):
@@ -103,6 +103,8 @@ class EpisodeResult(BaseModel):
     reward: float = 0.0
     steps: int = 0
     error: str | None = None
+    # "infra": the env, a VM, a site or a model server failed (retried); "agent": the agent did.
+    error_kind: Literal["infra", "agent"] | None = None
     trace: str | None = None  # last frames of the traceback when status == "error"
     stack: dict[str, str] = Field(default_factory=dict)  # planner / grounder / critic names
     env: str = ""

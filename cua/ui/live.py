@@ -5,6 +5,8 @@ created, used and closed inside ONE worker thread; the UI reads events from a qu
 episode itself is ``Agent.run_episode`` unchanged: the controls hook into the env (after
 reset) and the trajectory writer (after each step is on disk), so what the app writes is
 exactly what ``cua run`` writes, under ``<runs>/app/<time>-<task>/episodes/<task>__seed<n>/``.
+Stop sets the agent's stop event: the episode ends as ``stopped`` with its steps kept. In
+"approve each action" mode the critic is wrapped in ``cua.ui.human.HumanApproval``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,9 @@ from typing import Any
 from PIL import Image
 
 from cua.core import CuaError, EpisodeResult, StepRecord, Task
+from cua.ui.human import HumanApproval, Proposal
 
 log = logging.getLogger(__name__)
-
-
-class StopRequested(CuaError):
-    """Raised inside the worker when the user presses Stop (recorded as the episode's error)."""
 
 
 @dataclass
@@ -40,16 +39,19 @@ class RunSpec:
     critic: str = "approve-all"
     max_steps: int | None = None
     start_paused: bool = False
+    approve_each: bool = False  # the user approves / edits / rejects every action before it runs
+    step_delay_s: float = 0.0  # a pause between steps, to watch at a human pace
     runs_root: Path = Path("runs")
 
 
 @dataclass
 class Event:
-    kind: str  # "status" | "reset" | "step" | "done" | "error"
+    kind: str  # "status" | "reset" | "step" | "proposal" | "done" | "error"
     message: str = ""
     record: StepRecord | None = None
     image: Image.Image | None = None
     result: EpisodeResult | None = None
+    proposal: Proposal | None = None
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Control:
     _stop: threading.Event = field(default_factory=threading.Event)
     _steps: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    waiting: bool = False  # the worker is blocked at the gate right now (paused between steps)
 
     def __post_init__(self) -> None:
         self._run.set()
@@ -90,14 +93,25 @@ class Control:
         self._stop.set()
         self._run.set()
 
-    def gate(self) -> None:
-        """Called by the worker between steps: blocks while paused, raises on stop; a Step
+    @property
+    def stop_event(self) -> threading.Event:
+        return self._stop
+
+    def gate(self, delay_s: float = 0.0) -> None:
+        """Called by the worker between steps: waits ``delay_s`` (the watch pace), then blocks
+        while paused; returns at once on stop (the agent checks the stop event next). A Step
         press lets exactly one step through and pauses again."""
-        while not self._run.wait(0.1):
-            if self._stop.is_set():
-                break
+        if delay_s > 0:
+            self._stop.wait(delay_s)
+        self.waiting = not self._run.is_set()
+        try:
+            while not self._run.wait(0.1):
+                if self._stop.is_set():
+                    return
+        finally:
+            self.waiting = False
         if self._stop.is_set():
-            raise StopRequested("stopped by the user")
+            return
         with self._lock:
             if self._steps > 0:
                 self._steps -= 1
@@ -117,6 +131,7 @@ class LiveRun:
         self.records: list[StepRecord] = []
         self.result: EpisodeResult | None = None
         self.error: str | None = None
+        self.human: HumanApproval | None = None
         name = (spec.task if not spec.url else "url").replace("/", "_").replace(",", "+")
         self.run_dir = Path(spec.runs_root) / "app" / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-{id(self) % 10000:04d}"
         self.episode_dir: Path | None = None
@@ -147,8 +162,16 @@ class LiveRun:
             spec = self.spec
             self._emit(Event("status", f"building the stack: planner={spec.planner} "
                                        f"grounder={spec.grounder} critic={spec.critic}"))
-            agent = Agent(PLANNERS.make(spec.planner), GROUNDERS.make(spec.grounder),
-                          CRITICS.make(spec.critic), AgentConfig(max_steps=spec.max_steps))
+            planner, grounder, critic = (PLANNERS.make(spec.planner), GROUNDERS.make(spec.grounder),
+                                         CRITICS.make(spec.critic))
+            config = AgentConfig(max_steps=spec.max_steps)
+            if spec.approve_each:
+                self.human = critic = HumanApproval(critic, self._proposed, self.control.stop_event)
+                # A person may think for minutes (no stage timeout); their own action runs as
+                # the suggestion of a veto.
+                config = AgentConfig(max_steps=spec.max_steps, stage_timeout_s=None,
+                                     critic_policy="veto-and-accept-suggestion")
+            agent = Agent(planner, grounder, critic, config)
             task, make_env, suite_name = self._task()
             self.episode_dir = self.run_dir / "episodes" / episode_dirname(task.id, task.seed)
             self.episode_dir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +181,7 @@ class LiveRun:
             self._emit(Event("status", f"starting the environment for {task.id}"))
             env = make_env()
             writer = _StreamingWriter(self.episode_dir, self)
-            result = agent.run_episode(_GatedEnv(env, self), task, writer)
+            result = agent.run_episode(_GatedEnv(env, self), task, writer, stop=self.control.stop_event)
             self.result = result
             from cua.runner import RunSummary
 
@@ -175,6 +198,10 @@ class LiveRun:
                     env.close()
                 except Exception as e:  # noqa: BLE001
                     log.warning("closing the env: %s", e)
+
+    def _proposed(self, proposal: Proposal) -> None:
+        self._emit(Event("proposal", f"step {proposal.step}: waiting for your decision", proposal=proposal,
+                         image=proposal.screenshot.copy()))
 
     def _task(self) -> tuple[Task, Any, str]:
         spec = self.spec
@@ -195,7 +222,7 @@ class LiveRun:
 
 
 class _GatedEnv:
-    """The env, with the pause gate after reset and a stop check before each action."""
+    """The env, with the pause gate after reset (the first step waits for Start / Step)."""
 
     def __init__(self, env: Any, run: LiveRun) -> None:
         self._env, self._run = env, run
@@ -207,11 +234,6 @@ class _GatedEnv:
                               image=obs.screenshot.copy()))
         self._run.control.gate()
         return obs
-
-    def step(self, action):
-        if self._run.control.stopped:
-            raise StopRequested("stopped by the user")
-        return self._env.step(action)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._env, name)
@@ -229,6 +251,6 @@ class _StreamingWriter:
                 run.records.append(record)
                 run._emit(Event("step", f"step {record.index}", record=record, image=screenshot.copy()))
                 if not record.done:
-                    run.control.gate()
+                    run.control.gate(run.spec.step_delay_s)
 
         return Writer(folder)

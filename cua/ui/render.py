@@ -8,6 +8,7 @@ Colour code (the same in the live view, the trajectory browser and the HTML repo
 * the grounder's box .......... blue rectangle
 * zoom crops .................. orange dashed rectangle
 * drag path ................... purple arrow
+* the user's moved point ...... pink crosshair + arrow from the proposal (approve-each mode)
 * verdict badge (top right) ... green "APPROVED" / red "VETOED: <error type>" / grey
 
 Every stroke has a white halo so it reads on dark and light pages; widths and font sizes
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from cua.core import Grounding, StepRecord
+from cua.core import Grounding, StepRecord, Verdict
 from cua.core.actions import Drag
 from cua.core.geometry import Box, Point
 
@@ -36,6 +37,7 @@ PENDING: RGB = (245, 158, 11)
 BOX: RGB = (37, 99, 235)
 CROP: RGB = (234, 88, 12)
 DRAG: RGB = (147, 51, 234)
+EDITED: RGB = (219, 39, 119)  # the user's own point (approve-each mode)
 NEUTRAL: RGB = (100, 116, 139)
 HALO: RGB = (255, 255, 255)
 # Distinct colours for several grounders on one screenshot (the playground).
@@ -229,6 +231,43 @@ def _draw_action(image: Image.Image, action, color: RGB, label: str | None) -> N
         draw_point(image, p, color, label)
 
 
+def annotate_proposal(image: Image.Image, action, grounding: Grounding | None, verdict: Verdict | None,
+                      edited: Point | None = None) -> Image.Image:
+    """An action waiting for the user's decision: the grounder's box and crops, the proposed
+    point (amber), the user's moved point (purple, with an arrow from the proposal), and a
+    badge with what the critic said."""
+    out = image.convert("RGB").copy()
+    if grounding is not None:
+        if grounding.box is not None:
+            draw_box(out, grounding.box)
+        for crop in grounding.crops:
+            draw_dashed_rect(out, crop)
+    if action is not None:
+        points = action.points()
+        if edited is not None and points:  # under the points, so both stay visible
+            draw_arrow(out, points[0], edited, EDITED)
+        _draw_action(out, action, PENDING, "proposed")
+    if edited is not None:
+        draw_point(out, edited, EDITED, "yours")
+    if verdict is None:
+        draw_badge(out, "YOUR DECISION", PENDING)
+    else:
+        word = "approves" if verdict.approve else f"vetoes: {verdict.error_type or 'rejected'}"
+        draw_badge(out, f"CRITIC {word} — YOUR DECISION", APPROVED if verdict.approve else VETOED)
+    return out
+
+
+def evidence_names(record: StepRecord) -> list[tuple[str, str]]:
+    """(file name, caption) of each critic evidence image a step saved next to its screenshot."""
+    notes = (record.info.get("agent") or {}).get("critic") or []
+    out = []
+    for note in notes:
+        if isinstance(note, dict) and note.get("evidence"):
+            out.append((str(note["evidence"]),
+                        f"attempt {note.get('attempt', '?')}: {note.get('critic', '?')} {note.get('outcome', '')}"))
+    return out
+
+
 def annotate_groundings(image: Image.Image, groundings: dict[str, Grounding | None]) -> Image.Image:
     """Several grounders' answers on one screenshot, one palette colour each (the playground)."""
     out = image.convert("RGB").copy()
@@ -248,7 +287,7 @@ def annotate_groundings(image: Image.Image, groundings: dict[str, Grounding | No
 # ---- text -------------------------------------------------------------------------------------
 
 
-def _pt(p: Point | None) -> str:
+def point_text(p: Point | None) -> str:
     return "—" if p is None else f"({p.x:.1f}, {p.y:.1f})"
 
 
@@ -260,9 +299,9 @@ def chain_text(record: StepRecord) -> str:
     for n, c in enumerate(record.chains):
         space = f"{c.model_space.kind} {c.model_space.width:g}×{c.model_space.height:g}"
         lines.append(
-            f"[{n}] raw {c.raw_text!r} → model {_pt(c.model_point)} in {space} → "
-            f"screenshot {_pt(c.screenshot_point)} of {c.screenshot_size[0]}×{c.screenshot_size[1]} → "
-            f"screen {_pt(c.screen_point)} (dpr {c.device_scale_factor:g})")
+            f"[{n}] raw {c.raw_text!r} → model {point_text(c.model_point)} in {space} → "
+            f"screenshot {point_text(c.screenshot_point)} of {c.screenshot_size[0]}×{c.screenshot_size[1]} → "
+            f"screen {point_text(c.screen_point)} (dpr {c.device_scale_factor:g})")
     return "\n".join(lines)
 
 
@@ -291,7 +330,7 @@ def step_markdown(record: StepRecord) -> str:
             lines.append(f"&nbsp;&nbsp;thought: {a.intent.thought}  ")
         if a.grounding is not None:
             g = a.grounding
-            lines.append(f"&nbsp;&nbsp;grounding ({g.grounder or '?'}): point {_pt(g.point)}"
+            lines.append(f"&nbsp;&nbsp;grounding ({g.grounder or '?'}): point {point_text(g.point)}"
                          f"{'' if g.score is None else f', score {g.score:.2f}'}, raw `{g.raw_text[:120]}`  ")
         lines.append(f"&nbsp;&nbsp;action: `{action_text(a.action)}`  ")
         if a.verdict is not None:

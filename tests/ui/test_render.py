@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
+from ui_helpers import grounding, near
 
-from cua.core import Attempt, Grounding, Intent, ModelSpace, StepRecord, Verdict
+from cua.core import Attempt, Intent, ModelSpace, StepRecord, Verdict
 from cua.core.actions import Click, Drag
 from cua.core.coords import CoordChain
 from cua.core.geometry import Box, Point
 from cua.ui import render
 
 SIZES = [(660, 480), (2560, 1440)]
-
-
-def near(image: Image.Image, x: float, y: float, color, r: int = 3, tol: int = 40) -> bool:
-    """Some pixel within ``r`` of (x, y) has ``color`` (each channel within ``tol``)."""
-    px = image.load()
-    for dx in range(-r, r + 1):
-        for dy in range(-r, r + 1):
-            xx, yy = int(x) + dx, int(y) + dy
-            inside = 0 <= xx < image.width and 0 <= yy < image.height
-            if inside and all(abs(a - b) <= tol for a, b in zip(px[xx, yy], color)):
-                return True
-    return False
 
 
 def badge_xy(size):
@@ -37,11 +26,6 @@ def grey(size):
 
 def step(attempts, action=None, **kw) -> StepRecord:
     return StepRecord(index=0, screenshot="step_0000.png", attempts=attempts, action=action, **kw)
-
-
-def grounding(x, y, box=None, crops=()):
-    return Grounding(point=Point(x=x, y=y), box=box, raw_text="button 'OK'",
-                     model_space=ModelSpace.screenshot(660, 480), grounder="a11y", crops=list(crops))
 
 
 @pytest.mark.parametrize("size", SIZES)

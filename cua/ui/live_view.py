@@ -1,0 +1,179 @@
+"""Gradio callbacks of the Live run tab: start a run and stream it, the run controls, and the
+approve-each-action decisions. The worker itself lives in ``cua.ui.live``."""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from cua.core import CuaError
+from cua.core.geometry import Point
+from cua.ui import render
+from cua.ui.human import (
+    USER_ACTION_KINDS,
+    Decision,
+    moved,
+    proposal_markdown,
+    user_action,
+)
+from cua.ui.live import LiveRun, RunSpec
+
+RUNS: dict[str, LiveRun] = {}  # live runs of this process, by id (gr.State cannot hold threads)
+# What start_run yields, in this order (the Start button's outputs).
+LIVE_OUTPUTS = ("status", "shot", "details", "table", "run_id", "run_dir", "evidence", "hx", "hy", "hkind")
+ICONS = {"success": "✅", "failure": "❌", "error": "⚠️", "stopped": "⏹"}
+
+
+def _out(**values: Any) -> tuple:
+    return tuple(values.get(k, gr.skip()) for k in LIVE_OUTPUTS)
+
+
+def status_text(run: LiveRun, last: str) -> str:
+    n = len(run.records)
+    if run.error:
+        return f"❌ **error** — `{run.error}`"
+    if run.result is not None:
+        r = run.result
+        extra = f" — {r.error}" if r.error else ""
+        graded = ("not graded (stopped)" if r.status == "stopped" else
+                  f"validator: {'passed' if r.status == 'success' else 'not passed'}" if r.status != "error"
+                  else "not graded")
+        return (f"{ICONS.get(r.status, '')} **{r.status}** — reward {r.reward:.3f} after {r.steps} steps "
+                f"in {r.duration_s:.1f} s · {graded}{extra}  \nrun folder: `{run.run_dir}`")
+    if run.finished:
+        return f"finished ({last})"
+    if run.control.stopped:
+        return f"⏹ **stopping** after {n} step(s)…"
+    if run.human is not None and run.human.pending is not None:
+        return (f"✋ **waiting for your decision** on step {run.human.pending.step} — Approve, Reject, "
+                f"or move the point / take over  \n{last}")
+    if run.control.paused:
+        return f"⏸ **paused** after {n} step(s) — press Step or Resume  \n{last}"
+    return f"▶ **running** — {n} step(s) so far  \n{last}"
+
+
+def _evidence(run: LiveRun, record) -> list[tuple[Image.Image, str]]:
+    out = []
+    for name, caption in render.evidence_names(record):
+        try:
+            out.append((Image.open(Path(run.episode_dir or ".") / name).convert("RGB"), caption))
+        except OSError:
+            continue
+    return out
+
+
+def start_run(source: str, task: str, seed: float, url: str, instruction: str, planner: str, grounder: str,
+              critic: str, max_steps: float, start_paused: bool, approve_each: bool, delay: float, runs_root: str):
+    """Generator: starts the worker, then streams its events into the page."""
+    spec = RunSpec(task=(task or "").strip(), seed=int(seed or 0),
+                   url=((url or "").strip() or None) if source == "URL" else None,
+                   instruction=(instruction or "").strip() or None,
+                   planner=planner, grounder=grounder, critic=critic,
+                   max_steps=int(max_steps) if max_steps else None, start_paused=bool(start_paused),
+                   approve_each=bool(approve_each), step_delay_s=max(0.0, float(delay or 0)),
+                   runs_root=Path(runs_root))
+    if source == "URL" and not spec.url:
+        gr.Warning("Enter a URL (and an instruction) or choose a suite task.")
+        yield _out(status="❌ **error** — no URL given")
+        return
+    run = LiveRun(spec).start()
+    run_id = f"run-{id(run)}"
+    RUNS[run_id] = run
+    rows: list[list[Any]] = []
+    last = "starting…"
+    yield _out(status=status_text(run, last), shot=None, details="", table=[], run_id=run_id,
+               run_dir=str(run.run_dir), evidence=[])
+    shown = None
+    while True:
+        try:
+            ev = run.events.get(timeout=0.25)
+        except queue.Empty:
+            if run.finished and run.events.empty():
+                break
+            status = status_text(run, last)
+            if status != shown:
+                shown = status
+                yield _out(status=status)
+            continue
+        values: dict[str, Any] = {}
+        if ev.kind == "status":
+            last = ev.message
+        elif ev.kind == "reset":
+            last, values["shot"] = ev.message, ev.image
+        elif ev.kind == "step" and ev.record is not None:
+            rows.append(render.step_row(ev.record))
+            last = f"step {ev.record.index}: {render.badge_for(ev.record)[0]}"
+            values.update(shot=render.annotate_step(ev.image, ev.record), details=render.step_markdown(ev.record),
+                          table=rows, evidence=_evidence(run, ev.record))
+        elif ev.kind == "proposal" and ev.proposal is not None:
+            p = ev.proposal
+            points = p.action.points()
+            last = ev.message
+            values.update(shot=render.annotate_proposal(p.screenshot, p.action, p.grounding, p.verdict),
+                          details=proposal_markdown(p),
+                          evidence=[(p.evidence, "critic evidence")] if p.evidence is not None else [],
+                          hx=points[0].x if points else None, hy=points[0].y if points else None,
+                          hkind=p.action.type if p.action.type in USER_ACTION_KINDS else "click")
+        elif ev.kind == "error":
+            gr.Warning(f"Run failed: {ev.message}")
+            last = ev.message
+        elif ev.kind == "done" and ev.result is not None and ev.result.status == "error":
+            gr.Warning(f"Episode ended with an error: {ev.result.error}")
+        shown = status_text(run, last)
+        yield _out(status=shown, run_id=run_id, run_dir=str(run.run_dir), **values)
+    yield _out(status=status_text(run, last))
+
+
+def control(run_id: str | None, what: str):
+    run = RUNS.get(run_id or "")
+    if run is None or run.finished:
+        gr.Warning("No run in progress.")
+        return gr.skip()
+    getattr(run.control, what)()
+    return f"{what} pressed"
+
+
+def _pending(run_id: str | None):
+    run = RUNS.get(run_id or "")
+    human = run.human if run is not None and not run.finished else None
+    if human is None or human.pending is None:
+        return None, None
+    return human, human.pending
+
+
+def decide(run_id: str | None, kind: str, action_kind: str, x: float | None, y: float | None, text: str):
+    """Approve / reject the pending proposal, or run the user's own action instead."""
+    human, pending = _pending(run_id)
+    if pending is None:
+        gr.Warning("No action is waiting for a decision (tick 'Approve each action' before Start).")
+        return gr.skip()
+    try:
+        if kind == "approve":
+            decision = Decision("approve")
+        elif kind == "reject":
+            decision = Decision("reject", note=(text or "").strip())
+        else:
+            same_kind = action_kind == pending.action.type and pending.action.points()
+            action = (moved(pending.action, x, y) if same_kind and x is not None and y is not None
+                      else user_action(action_kind, x, y, text))
+            decision = Decision("replace", action=action)
+        human.decide(decision)
+    except CuaError as e:
+        gr.Warning(str(e))
+        return gr.skip()
+    return f"decision sent: {decision.kind}" + (f" `{render.action_text(decision.action)}`" if decision.action else "")
+
+
+def pick_point(run_id: str | None, evt: gr.SelectData):
+    """A click on the live screenshot moves the proposed point there (shown in pink)."""
+    x, y = (float(v) for v in evt.index[:2])
+    _, pending = _pending(run_id)
+    if pending is None:
+        return gr.skip(), x, y
+    image = render.annotate_proposal(pending.screenshot, pending.action, pending.grounding, pending.verdict,
+                                     edited=Point(x=x, y=y))
+    return image, x, y

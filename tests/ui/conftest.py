@@ -1,0 +1,14 @@
+"""``app.py`` lives at the repository root, outside the installed packages: make it importable
+(``--import-mode=importlib`` does not put the rootdir on sys.path)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+HERE = str(Path(__file__).resolve().parent)  # for ui_helpers (shared by the tests here)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
