@@ -5,7 +5,8 @@ WebArena-Verified dataset JSON. Site URLs, login files and the fuzzy-match judge
 config named by ``$CUA_WEBARENA_SITES`` (``envs.webarena.sites``) and WebArena's own env vars
 (``SHOPPING``, ``GITLAB``, ...). Tasks that cannot run or be scored exactly here are listed by
 ``Suite.skipped()`` with the reason, never scored 0. ``rescore_run`` re-scores a finished run
-folder offline (``cua eval --rescore RUN_DIR``).
+folder offline (``cua eval --rescore RUN_DIR``). WebArena-Verified tasks are told the JSON
+answer format their evaluator reads (``verified.RESPONSE_FORMAT``, appended to the intent).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from envs.base import Env
 from envs.webarena.evaluators import JUDGE_SYSTEM_MESSAGE, Judge, JudgeError
 from envs.webarena.rescore import read_stored_episode, rescore_episode
 from envs.webarena.sites import JudgeConfig, SiteConfig, load_site_config
+from envs.webarena.verified import RESPONSE_FORMAT
 from envs.webarena.task import (
     RawTask,
+    VerifiedTask,
     WebArenaTask,
     load_raw_tasks,
     site_key,
@@ -53,7 +56,7 @@ def make_judge(config: JudgeConfig) -> Judge:
 @dataclass
 class Planned:
     raw: RawTask
-    spec: WebArenaTask | None = None
+    spec: WebArenaTask | VerifiedTask | None = None
     storage_state: Path | None = None
     reason: str | None = None  # why it is skipped
 
@@ -76,9 +79,15 @@ def plan_tasks(raw_tasks: list[RawTask], sites: SiteConfig, has_judge: bool) -> 
             continue
         spec = raw.resolve(urls)
         item.reason = unsupported_reason(spec, has_judge)
-        if item.reason or not isinstance(spec, WebArenaTask):
+        if item.reason:
             continue
         item.spec = spec
+        if isinstance(spec, VerifiedTask):
+            # Verified tasks name no login file: use the one upstream's auto_login would write
+            # for the task's sites (gitlab_state.json, shopping.shopping_admin_state.json) if present.
+            state = sites.storage_state_for(f"{'.'.join(spec.sites)}_state.json")
+            item.storage_state = state if state is not None and state.is_file() else None
+            continue
         if spec.storage_state:  # the task runs logged in (upstream: storage_state non-null)
             state = sites.storage_state_for(spec.storage_state)
             if state is None or not state.is_file():
@@ -121,7 +130,8 @@ def webarena_suite(path: str, sites: SiteConfig | None = None) -> Suite:
             raise CuaError(f"webarena task {name} cannot run here: {item.reason}")
         spec = item.spec
         config: dict[str, Any] = {"webarena": spec, "storage_state": str(item.storage_state) if item.storage_state else None}
-        return Task(id=f"webarena/{name}", instruction=spec.intent, seed=seed,
+        instruction = f"{spec.intent}\n\n{RESPONSE_FORMAT}" if isinstance(spec, VerifiedTask) else spec.intent
+        return Task(id=f"webarena/{name}", instruction=instruction, seed=seed,
                     start_url=spec.start_urls[0], max_steps=MAX_STEPS, config=config)
 
     def domain(name: str) -> str:
@@ -177,10 +187,10 @@ def rescore_run(run_dir: Path, tasks_path: str | None = None, sites: SiteConfig 
             episodes.append({**row, "rescored": False, "reason": f"task {name!r} not in {path}"})
             continue
         spec = raw[name].resolve(urls)
-        if not isinstance(spec, WebArenaTask):
-            episodes.append({**row, "rescored": False, "reason": unsupported_reason(spec, judge is not None)})
+        if isinstance(spec, VerifiedTask) and (reason := unsupported_reason(spec, judge is not None)):
+            episodes.append({**row, "rescored": False, "reason": reason})
             continue
-        episodes.append({**row, **rescore_episode(spec, read_stored_episode(folder), judge)})
+        episodes.append({**row, **rescore_episode(spec, read_stored_episode(folder), judge, urls)})
     done = [e for e in episodes if e["rescored"]]
     agree = [e for e in done if e.get("original_reward") is not None and abs(e["score"] - e["original_reward"]) < 1e-9]
     return {

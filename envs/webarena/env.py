@@ -1,11 +1,17 @@
 """WebArenaEnv: a BrowserEnv that opens a WebArena task on the user's hosted sites and scores
 it with WebArena's evaluators on the live page and the agent's answer.
 
-``task.config["webarena"]`` holds the resolved ``WebArenaTask`` (placeholders filled) and
+``task.config["webarena"]`` holds the resolved ``WebArenaTask`` (placeholders filled) or a
+``VerifiedTask`` (WebArena-Verified: scored from the agent's JSON answer and the episode's
+network trace, ``envs.webarena.verified``) and
 ``task.config["storage_state"]`` the Playwright login file, when the task runs logged in
 (``cua.webarena_suite`` builds both). Each step's info records ``url_after`` (the page's URL
 once the action has settled) and, for ``Done``, ``answer``: what offline rescoring reads.
 A site that does not answer is a PageLoadError (infrastructure), never an agent failure.
+
+For a Verified task each step's info also carries ``network``: the HAR entries of the requests
+that finished since the previous step (``envs.webarena.netlog``). The live score reads exactly
+those entries, so offline rescoring from ``steps.jsonl`` sees the same trace.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from envs.webarena.evaluators import (
     ShopApi,
     evaluate_task,
 )
+from envs.webarena.netlog import NetworkRecorder
 from envs.webarena.sites import SiteConfig
-from envs.webarena.task import UnsupportedTaskError, WebArenaTask
+from envs.webarena.task import UnsupportedTaskError, VerifiedTask, WebArenaTask
+from envs.webarena.verified import evaluate_verified
 
 # Chromium fills responseStatus in Navigation Timing: a gateway's 502 is "the site is down".
 _STATUS_JS = "() => { const n = performance.getEntriesByType('navigation')[0]; return n ? (n.responseStatus || 0) : 0; }"
@@ -64,10 +72,12 @@ class WebArenaEnv(BrowserEnv):
         self.judge = judge
         self.answer = ""  # upstream: a trajectory without a stop action is scored with ""
         self.last_evaluation: Evaluation | None = None
+        self._recorder: NetworkRecorder | None = None
+        self.trace: list[dict[str, Any]] = []  # HAR entries handed out in step infos so far
 
-    def spec(self) -> WebArenaTask:
+    def spec(self) -> WebArenaTask | VerifiedTask:
         spec = self.task.config.get("webarena") if self.task else None
-        if not isinstance(spec, WebArenaTask):
+        if not isinstance(spec, (WebArenaTask, VerifiedTask)):
             raise EnvError("WebArenaEnv needs a task from the webarena suite (task.config['webarena'])")
         return spec
 
@@ -75,6 +85,10 @@ class WebArenaEnv(BrowserEnv):
         self.task, self.answer, self.last_evaluation = task, "", None
         spec = self.spec()
         self._open("about:blank")  # a fresh context: no cookies from the last episode
+        self.trace, self._recorder = [], None
+        if isinstance(spec, VerifiedTask):
+            self._recorder = NetworkRecorder()
+            self._recorder.attach(self.page.context)
         storage = task.config.get("storage_state")
         if storage:
             self._load_storage_state(Path(storage))
@@ -112,10 +126,19 @@ class WebArenaEnv(BrowserEnv):
             self.answer = action.answer or ""
         with self._guard("step"):
             result.info["url_after"] = self.page.url
+            if self._recorder is not None:
+                entries = self._recorder.drain()
+                result.info["network"] = entries
+                self.trace.extend(entries)
         return result
 
     def evaluate(self) -> float:
         spec = self.spec()
+        if isinstance(spec, VerifiedTask):
+            result = evaluate_verified(spec.model_dump(mode="json"), self.answer, self.trace, self.sites.urls())
+            parts = {f"{i}:{r['evaluator_name']}": r["score"] for i, r in enumerate(result["evaluators_results"])}
+            self.last_evaluation = Evaluation(score=result["score"], parts=parts, details=result)
+            return float(result["score"])
         shopping = self.sites.urls().get("__SHOPPING__")
         shop = ShopApi(shopping, *self.sites.shop_admin()) if shopping else None
         ctx = HtmlContext(page=_LivePage(self), shop=shop, settle_s=self.sites.html_settle_s)

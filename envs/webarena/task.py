@@ -6,7 +6,8 @@ task per file). Placeholders are replaced in the raw text before parsing, as ups
 ``scripts/generate_test_data.py`` does: 60 of them sit inside expected page content, not only
 in URL fields. WebArena-Verified (``ServiceNow/webarena-verified``
 ``assets/dataset/webarena-verified.json``) has ``start_urls`` and ``eval`` as a list of typed
-evaluators; it loads here, and its evaluators are reported unsupported (see ``support``).
+evaluators (``envs.webarena.verified``); its placeholders are filled in ``start_urls`` only:
+its evaluators compare in template space, derendering the addresses they see, as upstream does.
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ class RawTask:
     @property
     def placeholders(self) -> list[str]:
         found = set(_PLACEHOLDER_RE.findall(json.dumps(self.raw)))
+        if self.flavor == "verified":  # its evaluators derender every address of the task's sites
+            found |= {s.upper() for s in self.sites}
         return [p for p in PLACEHOLDERS if site_key(p).upper() in found]
 
     @property
@@ -137,12 +140,17 @@ class RawTask:
         return [str(s) for s in self.raw.get("sites") or []]
 
     def resolve(self, urls: dict[str, str]) -> WebArenaTask | VerifiedTask:
-        """Fill the placeholders (``urls``: placeholder → base URL, no trailing slash) and parse."""
-        text = json.dumps(self.raw)
-        for p in PLACEHOLDERS:
-            if p in urls:
-                text = text.replace(p, json.dumps(urls[p].rstrip("/"))[1:-1])
-        data = json.loads(text)
+        """Fill the placeholders (``urls``: placeholder → base URL, no trailing slash) and parse.
+        A Verified task gets them filled in ``start_urls`` only (its evaluators render and
+        derender templates themselves)."""
+        def fill(value: Any) -> Any:
+            text = json.dumps(value)
+            for p in PLACEHOLDERS:
+                if p in urls:
+                    text = text.replace(p, json.dumps(urls[p].rstrip("/"))[1:-1])
+            return json.loads(text)
+
+        data = fill(self.raw) if self.flavor == "webarena" else {**self.raw, "start_urls": fill(self.raw.get("start_urls"))}
         model: type[WebArenaTask | VerifiedTask] = WebArenaTask if self.flavor == "webarena" else VerifiedTask
         try:
             return model.model_validate(data)
@@ -267,10 +275,11 @@ def parse_func_call(text: str) -> tuple[str, list[str | Ref]]:
 def unsupported_reason(task: WebArenaTask | VerifiedTask, has_judge: bool) -> str | None:
     """Why this adapter cannot score ``task`` exactly as the benchmark does (None: it can)."""
     if isinstance(task, VerifiedTask):
-        names = sorted({e.evaluator for e in task.eval})
-        return (f"WebArena-Verified evaluators {', '.join(names)} (type-aware normalised response "
-                "matching, HAR network traces) are not implemented; score such runs with the "
-                "webarena-verified package")
+        from envs.webarena.verified import unsupported_reason as verified_reason
+
+        if len(task.start_urls) > 1:
+            return "several start_urls: BrowserEnv drives a single page"
+        return verified_reason([e.model_dump() for e in task.eval])
     if len(task.start_urls) > 1:
         return "several start tabs (' |AND| ' in start_url): BrowserEnv drives a single page"
     ev = task.eval

@@ -174,9 +174,13 @@ def test_unsupported_reasons_name_the_problem() -> None:
     assert "unknown func: helper 'delete_everything'" in unsupported_reason(tasks["11"].resolve(urls), True)
     assert unsupported_reason(tasks["5"].resolve(urls), False) is None
     verified = load_raw_tasks(servers.VERIFIED)
-    assert [t.flavor for t in verified] == ["verified", "verified"]
-    reason = unsupported_reason(verified[1].resolve(urls), True)
-    assert "AgentResponseEvaluator, NetworkEventEvaluator" in reason
+    assert [t.flavor for t in verified] == ["verified"] * 6
+    assert verified[1].placeholders == ["__SHOPPING__"]
+    spec = verified[1].resolve(urls)  # start_urls filled; the evaluators keep their templates
+    assert spec.start_urls == ["http://s/index.html"] and "__SHOPPING__" in json.dumps(spec.model_dump())
+    assert unsupported_reason(spec, False) is None
+    assert "'distance' is not implemented" in unsupported_reason(verified[4].resolve(urls), True)
+    assert "'ScreenshotEvaluator' is not implemented" in unsupported_reason(verified[5].resolve(urls), True)
 
 
 def test_bad_task_files_are_clear_errors(tmp_path: Path) -> None:

@@ -22,6 +22,18 @@ VERIFIED = FIXTURES / "webarena-verified.json"
 
 
 class _SiteHandler(SimpleHTTPRequestHandler):
+    def do_POST(self) -> None:
+        """A form post answered like a shop answers one: 302 to the product, a message cookie."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if not self.path.startswith("/review/post"):
+            self.send_error(404)
+            return
+        self.send_response(302)
+        self.send_header("Location", "/product.html")
+        self.send_header("Set-Cookie", "mage-messages=You%20submitted%20your%20review; Path=/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_GET(self) -> None:
         if self.path.startswith("/down"):
             self.send_error(502, "Bad Gateway")  # a proxy in front of a dead site
