@@ -21,13 +21,14 @@ from PIL import Image
 from cua.core import (
     ActionParseError,
     Box,
+    Click,
     CuaError,
     Grounding,
     ModelSpace,
     Point,
     smart_resize,
 )
-from cua.core.codecs import MAX_TEXT_CHARS, CodecName, parse
+from cua.core.codecs import MAX_TEXT_CHARS, CodecName, emit, parse
 from grounding.backends.base import Message
 
 Arch = Literal["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "opencua"]
@@ -105,6 +106,46 @@ class Profile:
         if self.prefill:
             messages.append({"role": "assistant", "content": [{"type": "text", "text": self.prefill}]})
         return messages, self.model_space(w, h)
+
+    def answer(self, point: Point, box: Box | None = None, thought: str = "") -> str:
+        """The reply this profile's model gives for ``point`` (and ``box``), both in its own
+        coordinate space, written in its exact output format and WITHOUT the prefill: what
+        ``parse(prefill + answer)`` reads back. Coordinates are whole numbers in absolute and
+        0-1000 spaces (what these models write), four decimals in 0-1. ``thought`` fills the
+        ``<think>`` block of formats that have one. SFT targets and tests use it."""
+        x, y = self._num(point.x), self._num(point.y)
+        if self.parser in ("computer_use", "pyautogui", "uitars"):
+            if self.name == "ui-ins":  # its own function name and action (not qwen's computer_use)
+                text = ('<tool_call>\n{"name": "grounding", "arguments": {"action": "click", '
+                        f'"coordinate": [{x}, {y}]}}}}\n</tool_call>')
+            else:
+                text = emit(Click(x=x, y=y), self.parser)  # type: ignore[arg-type]
+            if self.parser == "uitars":
+                text = "Action: " + text  # GROUNDING_DOUBAO's output format
+        elif self.parser is read_point_2d_list:
+            text = f'<think>{thought}</think>\n[{{"point_2d": [{x}, {y}]}}]'
+        elif self.parser is read_point_text:
+            if box is not None and self.name == "os-atlas":  # it answers with the bbox it was asked for
+                x1, y1, x2, y2 = (self._num(v) for v in (box.x1, box.y1, box.x2, box.y2))
+                text = f"<|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>"
+            else:
+                text = f"({x},{y})" if self.name.startswith("gta1") else f"({x}, {y})"
+        else:
+            raise CuaError(f"profile {self.name}: no answer writer for its parser")
+        if not text.startswith(self.prefill):
+            raise CuaError(f"profile {self.name}: its answer does not start with its prefill")
+        return text[len(self.prefill):]
+
+    def _num(self, v: float) -> int | float:
+        return round(v, 4) if self.space == "rel_1" else int(round(v))
+
+    def target(self, box: Box, shot_size: tuple[int, int]) -> tuple[Point, Box, ModelSpace]:
+        """A screenshot-pixel target box as the model sees it: its centre and the box in the
+        model's space for a ``shot_size`` screenshot, and that space."""
+        space = self.model_space(*self.resized_size(*shot_size))
+        a = space.from_screenshot(Point(x=box.x1, y=box.y1), *shot_size)
+        b = space.from_screenshot(Point(x=box.x2, y=box.y2), *shot_size)
+        return space.from_screenshot(box.center, *shot_size), Box(x1=a.x, y1=a.y, x2=b.x, y2=b.y), space
 
     def read(self, text: str) -> Reading:
         """The point (and box, other candidates) ``text`` names, in model space."""

@@ -1,0 +1,127 @@
+"""Model inputs for training, built by the runtime's own prompt encoder.
+
+A prompt is encoded exactly as at inference: ``Profile.build_messages`` (smart-resize with the
+profile's bounds, its system prompt and prefill) then ``LocalChatModel.encode`` (chat template,
+``do_resize=False``). The target is ``Profile.answer`` for the box centre in the profile's
+coordinate space, tokenised on its own and appended, then the end-of-turn token: the model
+learns to continue the very token sequence it will be given at inference. Labels are -100 on
+the prompt and image tokens, so the loss is on the answer only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from cua.core import CuaError, ModelSpace
+from grounding.backends.local import LocalChatModel
+from grounding.profiles import Profile
+from grounding.train.data import Row
+
+IGNORE = -100
+
+
+@dataclass
+class Prompt:
+    inputs: dict[str, torch.Tensor]  # one unpadded prompt: input_ids (1, L), pixel_values, ...
+    space: ModelSpace
+    row: Row
+
+
+@dataclass
+class Example:
+    prompt: Prompt
+    answer_ids: list[int]
+    answer: str
+
+    @property
+    def length(self) -> int:
+        return int(self.prompt.inputs["input_ids"].shape[1]) + len(self.answer_ids)
+
+
+def end_of_turn_id(chat: LocalChatModel) -> int:
+    """The first end-of-sequence id of the generation config: where ``LocalChatModel`` stops."""
+    eos = chat.model.generation_config.eos_token_id
+    eos = eos[0] if isinstance(eos, list) else eos
+    if eos is None:
+        raise CuaError("the checkpoint's generation config has no eos_token_id: cannot teach it to stop")
+    return int(eos)
+
+
+def encode_prompt(chat: LocalChatModel, profile: Profile, row: Row) -> Prompt:
+    messages, space = profile.build_messages(row.load_image(), row.instruction)
+    inputs = chat.encode([messages])
+    return Prompt({k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}, space, row)
+
+
+def encode_example(chat: LocalChatModel, profile: Profile, row: Row) -> Example:
+    prompt = encode_prompt(chat, profile, row)
+    centre, box, _ = profile.target(row.box, row.image_size)
+    answer = profile.answer(centre, box)
+    ids = chat.processor.tokenizer(answer, add_special_tokens=False)["input_ids"]
+    return Example(prompt, [*ids, end_of_turn_id(chat)], answer)
+
+
+def collate_sft(examples: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded prompt+answer sequences; labels only on the answer (and its end token)."""
+    seqs, labels, types = [], [], []
+    for ex in examples:
+        p = ex.prompt.inputs
+        answer = torch.tensor(ex.answer_ids, dtype=torch.long)
+        seqs.append(torch.cat([p["input_ids"][0], answer]))
+        labels.append(torch.cat([torch.full_like(p["input_ids"][0], IGNORE), answer]))
+        types.append(torch.cat([p["mm_token_type_ids"][0], torch.zeros_like(answer)]))
+    batch = _right_pad(seqs, labels, types, pad_id)
+    batch.update(_images([ex.prompt.inputs for ex in examples]))
+    return batch
+
+
+def _right_pad(seqs: list[torch.Tensor], labels: list[torch.Tensor], types: list[torch.Tensor],
+               pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    n = len(seqs)
+    out = {"input_ids": torch.full((n, width), pad_id, dtype=torch.long),
+           "attention_mask": torch.zeros((n, width), dtype=torch.long),
+           "labels": torch.full((n, width), IGNORE, dtype=torch.long),
+           "mm_token_type_ids": torch.zeros((n, width), dtype=torch.long)}
+    for i, (s, lab, t) in enumerate(zip(seqs, labels, types)):
+        out["input_ids"][i, :len(s)] = s
+        out["attention_mask"][i, :len(s)] = 1
+        out["labels"][i, :len(s)] = lab
+        out["mm_token_type_ids"][i, :len(s)] = t
+    return out
+
+
+def _images(prompts: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    with_images = [p for p in prompts if "pixel_values" in p]
+    if not with_images:
+        return {}
+    return {"pixel_values": torch.cat([p["pixel_values"] for p in with_images]),
+            "image_grid_thw": torch.cat([p["image_grid_thw"] for p in with_images])}
+
+
+def collate_prompts(chat: LocalChatModel, prompts: Sequence[Prompt]) -> dict[str, torch.Tensor]:
+    """Left-padded prompts (what generation takes, and what the completions are scored after)."""
+    pad_id = chat.processor.tokenizer.pad_token_id
+    width = max(int(p.inputs["input_ids"].shape[1]) for p in prompts)
+    n = len(prompts)
+    out = {"input_ids": torch.full((n, width), pad_id, dtype=torch.long),
+           "attention_mask": torch.zeros((n, width), dtype=torch.long),
+           "mm_token_type_ids": torch.zeros((n, width), dtype=torch.long)}
+    for i, p in enumerate(prompts):
+        length = int(p.inputs["input_ids"].shape[1])
+        out["input_ids"][i, width - length:] = p.inputs["input_ids"][0]
+        out["attention_mask"][i, width - length:] = 1
+        out["mm_token_type_ids"][i, width - length:] = p.inputs["mm_token_type_ids"][0]
+    out.update(_images([p.inputs for p in prompts]))
+    return out
+
+
+def to_device(batch: dict[str, Any], device: torch.device, float_dtype: torch.dtype) -> dict[str, Any]:
+    moved = {k: v.to(device) for k, v in batch.items()}
+    if "pixel_values" in moved:
+        moved["pixel_values"] = moved["pixel_values"].to(float_dtype)
+    return moved

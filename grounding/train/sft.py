@@ -1,0 +1,91 @@
+"""Supervised fine-tuning of a grounding model on (screenshot, instruction, box) rows.
+
+Why a loop of our own and not TRL's ``SFTTrainer``: its VLM collator renders the chat and
+runs the processor itself, with the processor's resize (not the profile's smart-resize bounds)
+and without the profile's prefill, so a model trained by it would see other pixels and other
+tokens than the runtime gives it. Here prompts go through the runtime's encoder
+(``grounding.train.batches``) and the rest is a plain transformers + accelerate loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from grounding.train.batches import Example, collate_sft, encode_example, to_device
+from grounding.train.config import SFTConfig
+from grounding.train.data import Rows, batches, load_rows
+from grounding.train.modeling import InMemoryChatModel
+from grounding.train.session import StepHook, open_session
+
+
+def train_sft(cfg: SFTConfig, rows: Rows | None = None, console: Console | None = None,
+              on_step: StepHook | None = None) -> dict[str, Any]:
+    """Train, checkpoint, evaluate, save ``<output_dir>/final``; returns the run summary."""
+    if rows is None:
+        rows = load_rows(cfg.data.format, cfg.data.train, cfg.data.split, cfg.data.max_samples)
+    per_step = cfg.optim.batch_size * cfg.optim.grad_accum
+    s = open_session(cfg, "sft", len(rows.rows), per_step, console, on_step, micro_steps=cfg.optim.grad_accum)
+    acc = s.accelerator
+    per_step *= acc.num_processes
+    chat = InMemoryChatModel(acc.unwrap_model(s.model), s.processor)
+    pad_id = s.processor.tokenizer.pad_token_id
+    skipped = Counter(rows.skipped)
+    cache: dict[int, Example | None] = {}
+
+    def example(i: int) -> Example | None:
+        if i not in cache:  # encoded once: the image work is the slow part on CPU
+            ex = encode_example(chat, s.profile, rows.rows[i])
+            if cfg.max_length is not None and ex.length > cfg.max_length:
+                skipped["longer_than_max_length"] += 1
+                ex = None
+            cache[i] = ex
+        return cache[i]
+
+    global_batch = cfg.optim.batch_size * acc.num_processes
+    stream = batches(len(rows.rows), global_batch, cfg.optim.seed, cfg.data.shuffle, start=s.state.batch_index)
+    s.model.train()
+    with _progress(console if acc.is_main_process and cfg.logging.progress else None) as bar:
+        task = bar.add_task("sft", total=s.total_steps, completed=s.state.step)
+        while s.state.step < s.total_steps:
+            t0 = time.perf_counter()
+            losses, tokens, seen = [], 0, 0
+            for _ in range(cfg.optim.grad_accum):
+                index, ids = next(stream)
+                mine = [e for e in (example(i) for i in ids[acc.process_index::acc.num_processes]) if e]
+                s.state.batch_index = index + 1
+                if not mine:
+                    continue
+                batch = to_device(collate_sft(mine, pad_id), acc.device, s.float_dtype)
+                with acc.accumulate(s.model):
+                    loss = s.model(**batch).loss
+                    acc.backward(loss)
+                    if acc.sync_gradients and cfg.optim.max_grad_norm:
+                        grad_norm = acc.clip_grad_norm_(s.trainable(), cfg.optim.max_grad_norm)
+                    s.optimizer.step()
+                    s.optimizer.zero_grad()
+                losses.append(loss.detach())
+                tokens += int((batch["labels"] != -100).sum())
+                seen += len(mine)
+            s.scheduler.step()
+            s.state.step += 1
+            s.state.samples_seen += seen * acc.num_processes
+            loss_mean = acc.gather(torch.stack(losses).mean()[None]).mean() if losses else torch.tensor(float("nan"))
+            took = time.perf_counter() - t0
+            values: dict[str, Any] = {"loss": float(loss_mean), "answer_tokens": tokens,
+                                      "samples_per_s": seen * acc.num_processes / took, "step_s": took}
+            if cfg.optim.max_grad_norm and losses:
+                values["grad_norm"] = float(grad_norm)
+            s.after_step(values)
+            bar.update(task, advance=1)
+    return s.finish({"rows": len(rows.rows), "skipped": dict(skipped)})
+
+
+def _progress(console: Console | None) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console, disable=console is None, transient=True)

@@ -1,0 +1,102 @@
+"""GRPO: the advantage and loss arithmetic on hand-made numbers, and a few real steps on a tiny
+Qwen2.5-VL with every reward function, the rewards read from replies as the runtime reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import torch
+
+from grounding.model_grounder import ModelGrounder
+from grounding.train.config import GRPOConfig, RewardSpec
+from grounding.train.grpo import RewardTerm, build_rewards, train_grpo
+from grounding.train.grpo_math import group_advantages, policy_loss
+from grounding.train.metrics import read_metrics
+from grounding.train.types import RewardSample
+
+REWARDS = ["format", "point_in_box", "gaussian", "distance_hit", "multi_answer", "iou"]
+
+
+def test_advantages_are_zero_mean_per_group_and_zero_for_equal_rewards() -> None:
+    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.5, 0.5, 0.5, 0.5, 3.0, 1.0, 2.0, 0.0])
+    adv = group_advantages(rewards, 4)
+    groups = adv.view(3, 4)
+    assert torch.allclose(groups.mean(1), torch.zeros(3), atol=1e-6)
+    assert torch.equal(groups[1], torch.zeros(4))  # nothing to learn from a tie
+    assert torch.allclose(groups[0], torch.tensor([1.0, -1.0, -1.0, 1.0]), atol=1e-3)  # std-normalised
+    assert torch.allclose(group_advantages(rewards, 4, scale=False).view(3, 4)[2], torch.tensor([1.5, -0.5, 0.5, -1.5]))
+    with pytest.raises(ValueError):
+        group_advantages(rewards, 5)
+
+
+def test_clipped_surrogate_and_kl() -> None:
+    old = torch.zeros(2, 3)
+    new = torch.log(torch.tensor([[1.5, 1.0, 0.5], [1.0, 1.0, 1.0]]))
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    adv = torch.tensor([1.0, -1.0])
+    out = policy_loss(new, old, adv, mask, epsilon=0.2)
+    # row 0 (A=1): ratios 1.5→clipped 1.2, 1.0, 0.5 (min keeps 0.5); row 1 (A=-1): ratio 1 → 1
+    expected = (-(1.2 + 1.0 + 0.5) + 1.0 + 1.0) / 5
+    assert out.loss.item() == pytest.approx(expected, abs=1e-6)
+    assert out.clip_fraction.item() == pytest.approx(1 / 5)
+    seq = policy_loss(new, old, adv, mask, epsilon=0.2, loss_type="grpo")
+    assert seq.loss.item() == pytest.approx((-(2.7) / 3 + 1.0) / 2, abs=1e-6)
+    ref = torch.zeros(2, 3)
+    kl = policy_loss(new, old, adv, mask, epsilon=0.2, beta=0.5, ref_logps=ref)
+    d = (ref - new)
+    k3 = ((torch.exp(d) - d - 1) * mask).sum() / 5
+    assert kl.kl.item() == pytest.approx(k3.item(), abs=1e-6)
+    assert kl.loss.item() == pytest.approx(expected + 0.5 * k3.item(), abs=1e-6)
+
+
+def test_grpo_steps_with_every_reward_read_as_the_runtime_reads(tmp_path: Path, tiny_qwen25_dir: Path,
+                                                                 small_export: dict[str, Path]) -> None:
+    seen: list[RewardSample] = []
+
+    def recording(samples: Sequence[RewardSample]) -> list[float]:
+        seen.extend(samples)
+        return [float(len(s.completion) % 3) for s in samples]  # varies, so advantages are not all zero
+
+    cfg = GRPOConfig.model_validate({
+        "output_dir": str(tmp_path), "model": {"path": str(tiny_qwen25_dir), "profile": "qwen2.5-vl",
+                                               "finetune": "lora"},
+        "data": {"train": str(small_export["train"]), "max_samples": 4},
+        "optim": {"lr": 1e-3, "max_steps": 2, "batch_size": 2},
+        "grpo": {"num_generations": 4, "max_new_tokens": 10, "micro_batch_size": 4, "iterations": 2, "beta": 0.04,
+                 "rewards": [{"name": n} for n in REWARDS]},
+        "logging": {"progress": False}})
+    terms = build_rewards(cfg.grpo.rewards) + [RewardTerm("recording", 1.0, recording)]
+    summary = train_grpo(cfg, rewards=terms)
+    assert summary["steps"] == 2
+    metrics = [m for m in read_metrics(tmp_path) if m["kind"] == "train"]
+    assert len(metrics) == 2
+    for name in REWARDS:
+        assert isinstance(metrics[0][f"reward/{name}"], float)
+    second = metrics[1]  # iterations=2: the second update reuses the batch, so the ratio moved off 1
+    assert second["ratio"] != pytest.approx(1.0, abs=1e-9) and 0 <= second["clip_fraction"] <= 1
+    assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # LoRA starts at the reference
+    assert len(seen) == 8  # one generation batch: 2 prompts x 4 completions
+    grounder = ModelGrounder("qwen2.5-vl", _NoChat())
+    for s in seen:  # the reward saw exactly what the runtime's grounder reads from this reply
+        runtime = grounder._read(s.completion, s.space, s.image_size, 0.0)
+        mine = s.grounding()
+        assert (mine.point if mine else None) == runtime.point
+    assert (tmp_path / "final" / "adapter" / "adapter_config.json").exists()
+
+
+def test_unknown_reward_is_an_error() -> None:
+    from cua.core import CuaError
+
+    with pytest.raises((CuaError, KeyError, ValueError)):
+        build_rewards([RewardSpec(name="no_such_reward")])
+
+
+class _NoChat:
+    name = "none"
+
+    def chat(self, *a, **k):  # pragma: no cover - only _read is used
+        raise AssertionError
+
+    chat_batch = chat

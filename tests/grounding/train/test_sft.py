@@ -1,0 +1,144 @@
+"""SFT on a tiny random-init Qwen-VL and a small synthetic export: the loss falls, full and LoRA
+models save and reload through the runtime's grounding backend, a killed run resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from PIL import Image
+
+from cua.core import CuaError
+from grounding.train.config import SFTConfig, load_config
+from grounding.train.data import from_screenspot
+from grounding.train.metrics import read_metrics
+from grounding.train.sft import train_sft
+
+
+def _cfg(out: Path, ckpt: Path, export: dict[str, Path], **over: Any) -> SFTConfig:
+    data: dict[str, Any] = {
+        "output_dir": str(out),
+        "model": {"path": str(ckpt), "profile": "qwen2.5-vl", "finetune": "full"},
+        "data": {"train": str(export["train"]), "max_samples": 4},
+        "optim": {"lr": 5e-3, "max_steps": 2, "batch_size": 2, "scheduler": "constant"},
+        "logging": {"progress": False},
+    }
+    for key, value in over.items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    return SFTConfig.model_validate(data)
+
+
+def test_loss_falls_when_overfitting_four_samples(tmp_path: Path, tiny_qwen25_dir: Path,
+                                                  small_export: dict[str, Path]) -> None:
+    cfg = _cfg(tmp_path, tiny_qwen25_dir, small_export, optim={"max_steps": 12, "batch_size": 4, "lr": 1e-2},
+               eval={"data": str(small_export["test"]), "every": 6, "max_samples": 2, "max_new_tokens": 8})
+    summary = train_sft(cfg)
+    train = [m for m in read_metrics(tmp_path) if m["kind"] == "train"]
+    losses = [m["loss"] for m in train]
+    assert len(losses) == 12 and summary["steps"] == 12
+    assert losses[-1] < 0.6 * losses[0], losses
+    evals = [m for m in read_metrics(tmp_path) if m["kind"] == "eval"]
+    assert [e["step"] for e in evals] == [6, 12]  # every 6 steps and at the end
+    assert all(e["samples"] == 2 and 0 <= e["accuracy"] <= 1 for e in evals)
+    assert (tmp_path / "eval" / "step_0000012" / "samples.jsonl").exists()  # ground-eval's own records
+
+
+@pytest.mark.parametrize("finetune", ["full", "lora"])
+def test_saved_model_reloads_through_the_grounding_backend(tmp_path: Path, tiny_qwen25_dir: Path,
+                                                           small_export: dict[str, Path], finetune: str) -> None:
+    from grounding.backends.local import LocalChatModel
+    from grounding.model_grounder import ModelGrounder
+
+    summary = train_sft(_cfg(tmp_path, tiny_qwen25_dir, small_export, model={"finetune": finetune},
+                             optim={"lr": 1e-2}))
+    final = Path(summary["model_dir"])
+    assert final == tmp_path / "final"
+    chat = LocalChatModel(str(final))
+    grounder = ModelGrounder("qwen2.5-vl", chat, max_new_tokens=8)
+    first = json.loads(small_export["test"].read_text())[0]
+    with Image.open(small_export["test"].parent / first["img_filename"]) as im:
+        g = grounder.ground(im.convert("RGB"), "the Save button")
+    assert g.raw_text.startswith(grounder.profile.prefill) and g.grounder == "model:qwen2.5-vl"
+    base = LocalChatModel(str(tiny_qwen25_dir))
+    trained = dict(chat.model.named_parameters())
+    changed = [n for n, p in base.model.named_parameters() if not torch.equal(p, trained[n])]
+    assert changed and not any(".visual." in f".{n}" for n in changed)  # the vision tower stayed frozen
+    if finetune == "lora":
+        from peft import PeftModel
+
+        assert (tmp_path / "final" / "adapter" / "adapter_config.json").exists()
+        adapted = PeftModel.from_pretrained(base.model, str(tmp_path / "final" / "adapter"))
+        inputs = chat.encode([grounder.profile.build_messages(Image.new("RGB", (300, 200), "white"), "ok")[0]])
+        with torch.no_grad():
+            a = adapted(**inputs).logits
+            b = chat.model(**inputs).logits
+        assert torch.allclose(a, b, atol=1e-4)  # the adapter on the base is the merged model
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, tiny_qwen25_dir: Path,
+                                                     small_export: dict[str, Path]) -> None:
+    over = {"optim": {"max_steps": 4, "batch_size": 2, "lr": 1e-2}, "data": {"max_samples": 6},
+            "checkpoint": {"every": 2, "keep": 1}}
+    straight = train_sft(_cfg(tmp_path / "straight", tiny_qwen25_dir, small_export, **over))
+
+    def kill_at_3(step: int, _: dict[str, Any]) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    cut = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(_cfg(cut, tiny_qwen25_dir, small_export, **over), on_step=kill_at_3)
+    assert [p.name for p in (cut / "checkpoints").iterdir()] == ["step_0000002"]
+    resumed = train_sft(_cfg(cut, tiny_qwen25_dir, small_export, **{**over, "checkpoint": {"every": 2, "resume": True}}))
+    assert resumed["steps"] == 4 and resumed["resumed_from"].endswith("step_0000002")
+    steps = [m["step"] for m in read_metrics(cut) if m["kind"] == "train"]
+    assert steps == [1, 2, 3, 3, 4]  # step 3 ran twice: once before the kill, once after resuming
+    from safetensors.torch import load_file
+
+    a = load_file(str(tmp_path / "straight" / "final" / "model.safetensors"))
+    b = load_file(str(cut / "final" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert straight["samples_seen"] == resumed["samples_seen"] == 8
+
+
+def test_qwen3_vl_trains_in_its_own_space(tmp_path: Path, tiny_qwen3_dir: Path,
+                                          small_export: dict[str, Path]) -> None:
+    summary = train_sft(_cfg(tmp_path, tiny_qwen3_dir, small_export, model={"profile": "qwen3-vl"}))
+    assert summary["steps"] == 2 and summary["profile"] == "qwen3-vl"
+
+
+def test_wrong_profile_for_the_model_is_an_error(tmp_path: Path, tiny_qwen3_dir: Path,
+                                                 small_export: dict[str, Path]) -> None:
+    with pytest.raises(CuaError, match="28-pixel grid"):
+        train_sft(_cfg(tmp_path, tiny_qwen3_dir, small_export))
+
+
+def test_bad_rows_are_skipped_and_counted(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (100, 80), "white").save(tmp_path / "images" / "a.png")
+    items = [
+        {"img_filename": "images/a.png", "bbox": [10, 10, 20, 20], "instruction": "ok"},
+        {"img_filename": "images/missing.png", "bbox": [10, 10, 20, 20], "instruction": "no image"},
+        {"img_filename": "images/a.png", "bbox": [90, 70, 30, 30], "instruction": "box outside"},
+        {"img_filename": "images/a.png", "bbox": None, "instruction": "refusal"},
+        {"img_filename": "images/a.png", "bbox": "nonsense", "instruction": "malformed"},
+    ]
+    (tmp_path / "data.json").write_text(json.dumps(items))
+    rows = from_screenspot(tmp_path / "data.json")
+    assert [r.instruction for r in rows.rows] == ["ok"]
+    assert rows.skipped == {"missing_image": 1, "box_outside_image": 1, "no_box": 1, "malformed_item": 1}
+
+
+def test_unknown_config_key_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "sft.yaml"
+    path.write_text("output_dir: out\nmodel: {path: m, profile: jedi}\ndata: {train: d}\noptim: {lrr: 0.1}\n")
+    with pytest.raises(CuaError, match=r"unknown key 'optim.lrr'") as e:
+        load_config(path, SFTConfig)
+    assert str(path) in str(e.value)
+    as_json = tmp_path / "sft.json"
+    as_json.write_text('{"output_dir": "out", "model": {"path": "m", "profile": "jedi"}, "data": {"train": "d"}}')
+    cfg = load_config(as_json, SFTConfig)
+    assert cfg.learning_rate("sft") == 2e-4 and cfg.learning_rate("grpo") == 1e-5  # LoRA recipe defaults
