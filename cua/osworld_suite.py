@@ -11,6 +11,8 @@ The provider comes from ``PATH?provider=docker`` (``local`` | ``docker`` | ``vmw
 ``path_to_vm``, ``region``, ``headless`` in the same query string. ``local`` runs on our own Xvfb
 and lists only the tasks it can set up and score; every other task is in ``skipped()`` with the
 reason. VM providers skip only tasks whose evaluator OSWorld itself does not know.
+``chromium_proxy=URL`` (or ``$CUA_OSWORLD_CHROMIUM_PROXY``) sends the local Chromium's traffic
+through a proxy, e.g. a local mirror that serves a task's pages offline.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from envs.base import Env
 
 PROVIDERS = ("local", "docker", "vmware", "virtualbox", "aws")
 PROVIDER_ENV_VAR = "CUA_OSWORLD_PROVIDER"
+CHROMIUM_PROXY_ENV_VAR = "CUA_OSWORLD_CHROMIUM_PROXY"
 MAX_STEPS = 15  # OSWorld's run_multienv.py default --max_steps
 
 
@@ -119,6 +122,7 @@ def osworld_suite(spec: str) -> Suite:
         raise TaskNotFoundError(f"osworld: unknown provider {provider!r}; one of {', '.join(PROVIDERS)}")
     source = read_source(path)
     cache_root = params.get("cache") or os.environ.get("CUA_OSWORLD_CACHE")
+    chromium_proxy = params.pop("chromium_proxy", None) or os.environ.get(CHROMIUM_PROXY_ENV_VAR)
 
     skipped: list[tuple[str, str]] = []
     runnable: list[str] = []
@@ -151,7 +155,8 @@ def osworld_suite(spec: str) -> Suite:
         if provider == "local":
             from envs.osworld.env import OSWorldLocalConfig, OSWorldLocalEnv
 
-            return OSWorldLocalEnv(OSWorldLocalConfig(cache_root=cache_root))
+            flags = [f"--proxy-server={chromium_proxy}"] if chromium_proxy else []
+            return OSWorldLocalEnv(OSWorldLocalConfig(cache_root=cache_root, chromium_flags=flags))
         from envs.osworld.vm import OSWorldVMConfig, OSWorldVMEnv
 
         return OSWorldVMEnv(OSWorldVMConfig.from_params(provider, params, cache_root))

@@ -9,10 +9,11 @@ with ``config["task_dir"]`` (the JSON's folder) and ``config["domain"]``.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
@@ -24,10 +25,11 @@ from envs.osworld.getters import LOCAL_GETTERS, GetterContext
 from envs.osworld.machine import LocalMachine
 from envs.osworld.metrics import METRICS
 from envs.osworld.setup import SetupRunner
-from envs.osworld.support import local_reason
+from envs.osworld.support import local_notes, local_reason
 from envs.osworld.task import OSWorldTask, UnsupportedTaskError, parse_task
 
 CACHE_ENV_VAR = "CUA_OSWORLD_CACHE"  # OSWorld's cache/ folder: <dir>/<task id>/<files>
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,6 +41,9 @@ class OSWorldLocalConfig:
     work_root: str | None = None  # where sandboxes go (None: the system temp dir)
     keep_sandbox: bool = False  # leave each episode's sandbox home on disk (debugging)
     window_wait_s: float = 10.0
+    # Extra flags for the Chromium that plays the guest's Chrome, e.g. "--proxy-server=URL" to
+    # serve a task's internet pages from a local mirror.
+    chromium_flags: list[str] = field(default_factory=list)
 
 
 def task_cache_dirs(task_id: str, cache_root: str | None) -> list[Path]:
@@ -57,6 +62,7 @@ class OSWorldLocalEnv:
         self._task_dir: Path | None = None
         self._cache_dir: Path | None = None
         self._actions: list[Action] = []
+        self.notes: list[str] = []  # caveats of the current task here (support.local_notes)
 
     @property
     def display(self) -> str | None:
@@ -88,6 +94,9 @@ class OSWorldLocalEnv:
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         self.machine.cache_dir = self._cache_dir
         self.task, self._actions = osw, []
+        self.notes = local_notes(osw)
+        for note in self.notes:
+            log.warning("%s: %s", task.id, note)
         self._setup_runner(download_dirs).run(osw.config)
         return self.desktop.observe()
 
@@ -113,7 +122,7 @@ class OSWorldLocalEnv:
     def _setup_runner(self, download_dirs: list[Path]) -> SetupRunner:
         assert self.machine is not None
         return SetupRunner(self.machine, self.desktop.xdotool, self._act, download_dirs,
-                           self.config.window_wait_s)
+                           self.config.window_wait_s, self.config.chromium_flags)
 
     def _act(self, action: Action) -> None:
         # Setup input (pyautogui steps) is the task's, not the agent's: not in the action history.

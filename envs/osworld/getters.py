@@ -6,33 +6,19 @@ cache_file), ``getters/general.py`` (vm_command_line, vm_command_error), ``gette
 (rule) and ``getters/info.py`` (vm_screen_size, vm_window_size), as read in the OS-Map,
 ljxpython/OSWorldUse and karakuri-ai/OSWorld-JP copies. ``local_file`` is this project's own:
 a file next to the task JSON (gold files of hand-made tasks), returned as its path.
+The Chromium getters live in chrome_getters.py.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from cua.core import CuaError
-from envs.osworld.machine import LocalMachine
-
-
-@dataclass
-class GetterContext:
-    """What a getter may touch: the sandbox machine, the task's cache dir, the display."""
-
-    machine: LocalMachine
-    cache_dir: Path
-    task_dir: Path | None
-    xdotool: Callable[..., str]
-    screen_size: tuple[int, int]
-
-
-Getter = Callable[[GetterContext, dict[str, Any]], Any]
+from envs.osworld.chrome_getters import CHROME_GETTERS
+from envs.osworld.context import Getter, GetterContext
 
 
 def _many(config: dict[str, Any]) -> tuple[list[str], list[str], set[int]]:
@@ -132,4 +118,6 @@ def get_vm_window_size(env: GetterContext, config: dict[str, Any]) -> dict[str, 
 LOCAL_GETTERS: dict[str, Getter] = {
     name.removeprefix("get_"): fn for name, fn in globals().items()
     if name.startswith("get_") and callable(fn)
-}
+} | CHROME_GETTERS
+
+__all__ = ["LOCAL_GETTERS", "Getter", "GetterContext"]

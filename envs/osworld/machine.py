@@ -17,8 +17,10 @@ import re
 import shlex
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cua.core import EnvError
 
@@ -45,6 +47,15 @@ class LocalMachine:
         for d in (self.home, self.home / "Desktop", self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._children: list[subprocess.Popen[bytes]] = []
+        self.chromium: subprocess.Popen[bytes] | None = None  # the episode's browser (chrome.py)
+        self.cdp_link: Any = None  # chrome.py's open CDP connection to it, reused across getters
+        self.cleanups: list[Callable[[], None]] = []  # run by stop(), before processes end
+
+    @property
+    def chromium_profile(self) -> Path:
+        """Where the guest's Chrome keeps its profile (``~/.config/google-chrome``), so OSWorld's
+        getters and task commands that touch those files find them in the sandbox."""
+        return self.home / ".config" / "google-chrome"
 
     # --- paths --------------------------------------------------------------------------
     def rewrite(self, text: str) -> str:
@@ -107,10 +118,26 @@ class LocalMachine:
 
     def stop(self) -> None:
         """SIGTERM each launched process group, SIGKILL what is left after 2 s."""
+        for cleanup in self.cleanups:
+            cleanup()
+        self.cleanups.clear()
         for proc in self._children:
-            for sig in (signal.SIGTERM, signal.SIGKILL):  # the group: children of the leader too
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, sig)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=2)
+            _terminate(proc, 2.0)
         self._children.clear()
+        self.chromium = None
+
+    def stop_one(self, proc: subprocess.Popen[bytes], grace_s: float = 2.0) -> None:
+        """Stop one launched program (its process group); SIGKILL after ``grace_s``."""
+        _terminate(proc, grace_s)
+        if proc in self._children:
+            self._children.remove(proc)
+        if proc is self.chromium:
+            self.chromium = None
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # the group: children of the leader too
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)

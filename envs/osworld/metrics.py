@@ -6,6 +6,7 @@ check_csv, check_list, check_json, check_direct_json_object, file_contains, chec
 compare_terminal_and_txt, is_included_all_json_objects), ``metrics/table.py`` (compare_csv),
 ``metrics/vscode.py`` (compare_text_file) and ``metrics/utils.py`` (_match_record,
 _match_value_to_rule), as read in the karakuri-ai/OSWorld-JP and ljxpython/OSWorldUse copies.
+The Chrome metrics are in chrome_metrics.py.
 Where OSWorld returns 0 for a missing input the port does too; where OSWorld lets an exception
 escape (a missing gold file, a bad regex) so does the port: evaluate() reports it as an error.
 """
@@ -21,6 +22,8 @@ from collections.abc import Callable
 from functools import reduce
 from pathlib import Path
 from typing import Any
+
+from envs.osworld.chrome_metrics import CHROME_METRICS
 
 Metric = Callable[..., float]
 
@@ -356,7 +359,7 @@ def compare_text_file(actual: str | None, expected: str, **options: Any) -> floa
     return 1.0 if a == b else 0.0
 
 
-METRICS: dict[str, Metric] = {f.__name__: f for f in (
+METRICS: dict[str, Metric] = CHROME_METRICS | {f.__name__: f for f in (
     exact_match, match_in_list, is_in_list, check_include_exclude, literal_match, fuzzy_match,
     diff_text_file, check_csv, check_list, check_json, check_direct_json_object, file_contains,
     check_line_number, compare_terminal_and_txt, is_included_all_json_objects, compare_csv,

@@ -1,7 +1,10 @@
 """OSWorld ``config`` / ``postconfig`` steps run on the local session, after the
 ``SetupController._<type>_setup`` methods of xlang-ai/OSWorld ``desktop_env/controllers/setup.py``
 (karakuri-ai/OSWorld-JP copy): launch, execute / command (stdout / stderr files, ``until``),
-sleep, open, activate_window, close_window, download (from a cache or ``file://`` only).
+sleep, open, activate_window, close_window, download (from a cache or ``file://`` only),
+chrome_open_tabs, chrome_close_tabs. Chrome itself is the local Chromium (chrome.py): the
+``socat`` forwarder to its debugging port is not needed, and ``pkill chrome`` / ``killall
+chrome`` stop this episode's Chromium only, never a browser of the user's.
 
 As in OSWorld, a command that fails is logged, not raised; what cannot be done here at all (a
 step type or download ``support.py`` would have refused) raises UnsupportedTaskError.
@@ -19,11 +22,15 @@ from typing import Any
 
 from cua.core import Action, CuaError
 from cua.core.codecs import parse
+from envs.osworld import chrome
+from envs.osworld.chrome_metrics import compare_urls
 from envs.osworld.machine import LocalMachine
 from envs.osworld.support import (
     OPEN_WITH,
     command_argv,
     find_download,
+    is_cdp_forwarder,
+    is_chrome_kill,
     pyautogui_code,
     resolve_program,
 )
@@ -33,6 +40,10 @@ log = logging.getLogger(__name__)
 UNTIL_MAX_TRIES = 100  # OSWorld polls ``until`` forever while the guest answers; we stop at 30 s
 UNTIL_POLL_S = 0.3
 NO_WINDOW_PROGRAMS = frozenset({"socat", "sleep", "sh", "bash"})
+# The guest's Chrome window is "... - Google Chrome" (class google-chrome); ours says Chromium.
+CHROME_WINDOW_ALIASES: dict[str, tuple[str, ...]] = {
+    "Google Chrome": ("Chromium",), "google-chrome": ("chromium",), "Google-chrome": ("Chromium",),
+}
 
 
 class SetupRunner:
@@ -43,12 +54,14 @@ class SetupRunner:
         act: Callable[[Action], None],
         download_dirs: list[Path],
         window_wait_s: float = 10.0,
+        chromium_flags: list[str] | None = None,
     ) -> None:
         self.machine = machine
         self.xdotool = xdotool
         self.act = act  # runs one of our actions on the display (pyautogui steps)
         self.download_dirs = download_dirs
         self.window_wait_s = window_wait_s
+        self.chromium_flags = list(chromium_flags or [])  # e.g. --proxy-server for offline mirrors
 
     def run(self, steps: list[SetupStep]) -> None:
         for step in steps:
@@ -65,13 +78,16 @@ class SetupRunner:
         if self._replay_pyautogui(command, shell):
             return
         argv = command_argv(command, shell)
+        if self._chrome_command(argv, shell):
+            return
         if not shell:
+            if chrome.is_chrome(argv[0]):
+                self._focus_window_of(chrome.launch_chromium(self.machine, argv, self.chromium_flags))
+                return
             program = resolve_program(argv[0])
             if program is None:
                 raise UnsupportedTaskError(f"launch: {argv[0]!r} is not installed")
             argv = [program, *argv[1:]]
-            if Path(program).name in ("chromium", "chromium-browser", "google-chrome"):
-                argv = _quiet_chromium(argv, self.machine)
         proc = self.machine.launch(argv if not shell else command, shell)
         if not shell and Path(argv[0]).name not in NO_WINDOW_PROGRAMS:
             self._focus_window_of(proc)
@@ -81,6 +97,8 @@ class SetupRunner:
         if not command:
             raise UnsupportedTaskError("execute: empty command")
         if self._replay_pyautogui(command, shell):
+            return
+        if self._chrome_command(command_argv(command, shell), shell):
             return
         until = until or {}
         for _ in range(UNTIL_MAX_TRIES):
@@ -127,6 +145,12 @@ class SetupRunner:
         if window is not None:
             self.xdotool("windowclose", window)
 
+    def _chrome_open_tabs(self, urls_to_open: list[str], **_: Any) -> None:
+        chrome.open_tabs(self.machine, list(urls_to_open))
+
+    def _chrome_close_tabs(self, urls_to_close: list[str], **_: Any) -> None:
+        chrome.close_tabs(self.machine, list(urls_to_close), compare_urls)
+
     def _download(self, files: list[dict[str, str]], **_: Any) -> None:
         for f in files:
             url, path = f.get("url", ""), f.get("path", "")
@@ -140,6 +164,16 @@ class SetupRunner:
             shutil.copyfile(src, dest)
 
     # --- helpers --------------------------------------------------------------------------
+    def _chrome_command(self, argv: list[str], shell: bool) -> bool:
+        """Commands about the guest's Chrome that mean something else here (True: handled)."""
+        if is_cdp_forwarder(argv, shell):
+            log.info("SETUP: %s not needed: the getters use Chromium's debugging port directly", argv)
+            return True
+        if is_chrome_kill(argv, shell):
+            chrome.stop_chromium(self.machine)
+            return True
+        return False
+
     def _replay_pyautogui(self, command: str | list[str], shell: bool) -> bool:
         code = pyautogui_code(command, shell)
         if code is None:
@@ -149,13 +183,17 @@ class SetupRunner:
         return True
 
     def _find_window(self, name: str, strict: bool, by_class: bool) -> str | None:
-        pattern = f"^{_regex_escape(name)}$" if strict else _regex_escape(name)
-        try:
-            found = self.xdotool("search", "--onlyvisible", "--class" if by_class else "--name", pattern)
-        except CuaError:
-            return None
-        ids = found.split()
-        return ids[0] if ids else None
+        for candidate in (name, *CHROME_WINDOW_ALIASES.get(name, ())):
+            pattern = f"^{_regex_escape(candidate)}$" if strict else _regex_escape(candidate)
+            try:
+                found = self.xdotool("search", "--onlyvisible", "--class" if by_class else "--name",
+                                     pattern)
+            except CuaError:
+                continue
+            ids = found.split()
+            if ids:
+                return ids[0]
+        return None
 
     def _focus_window_of(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self.window_wait_s
@@ -174,11 +212,3 @@ class SetupRunner:
 def _regex_escape(text: str) -> str:
     # xdotool search takes a POSIX extended regex.
     return "".join("\\" + c if c in r".^$*+?()[]{}|\\" else c for c in text)
-
-
-def _quiet_chromium(argv: list[str], machine: LocalMachine) -> list[str]:
-    """The guest's Chrome, as our Chromium: offline-quiet flags and a profile in the sandbox."""
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run",
-             f"--user-data-dir={machine.root / 'chromium-profile'}"]
-    return [argv[0], *flags, *[a for a in argv[1:] if not a.startswith("--user-data-dir")]]

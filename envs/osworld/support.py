@@ -13,13 +13,16 @@ from urllib.parse import unquote, urlparse
 
 from cua.core import ActionParseError
 from cua.core.codecs import parse
+from envs.osworld.chrome import chromium_executable, is_chrome
 from envs.osworld.getters import LOCAL_GETTERS
 from envs.osworld.metrics import METRICS, OSWORLD_METRIC_NAMES
 from envs.osworld.task import OSWorldTask, SetupStep
 
 LOCAL_SETUP_STEPS = frozenset({
     "launch", "execute", "command", "sleep", "open", "activate_window", "close_window", "download",
+    "chrome_open_tabs", "chrome_close_tabs",
 })
+KILL_BY_NAME = frozenset({"pkill", "killall"})
 # Programs OSWorld's Ubuntu image has, and what stands in for them here.
 PROGRAM_ALIASES: dict[str, tuple[str, ...]] = {
     "google-chrome": ("google-chrome", "chromium", "chromium-browser"),
@@ -51,6 +54,8 @@ OPEN_WITH: dict[str, str] = {
 
 def resolve_program(name: str) -> str | None:
     """The local executable standing in for the guest's ``name`` (None: not installed)."""
+    if is_chrome(name):
+        return chromium_executable()
     base = Path(name).name
     for candidate in PROGRAM_ALIASES.get(base, (name,)):
         found = shutil.which(candidate)
@@ -68,6 +73,22 @@ def command_argv(command: str | list[str] | None, shell: bool) -> list[str]:
         return shlex.split(command)
     except ValueError:
         return command.split()
+
+
+def is_cdp_forwarder(argv: list[str], shell: bool = False) -> bool:
+    """``socat tcp-listen:9222,fork tcp:localhost:1337``: OSWorld exposes Chrome's debugging port
+    to the host; the local getters reach Chromium's port directly."""
+    return (not shell and bool(argv) and Path(argv[0]).name == "socat"
+            and any(a.startswith(("tcp:localhost:", "tcp:127.0.0.1:")) for a in argv[1:]))
+
+
+def is_chrome_kill(argv: list[str], shell: bool = False) -> bool:
+    """``pkill chrome`` / ``killall chrome`` (``-f`` allowed): OSWorld's way to make Chrome write
+    its profile files; here it stops the episode's Chromium only."""
+    if shell or not argv or Path(argv[0]).name not in KILL_BY_NAME:
+        return False
+    names = [a for a in argv[1:] if not a.startswith("-")]
+    return bool(names) and all(n in ("chrome", "chromium", "google-chrome") for n in names)
 
 
 def pyautogui_code(command: str | list[str] | None, shell: bool = False) -> str | None:
@@ -124,6 +145,12 @@ def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | N
                 return f"{where} {step.type} runs pyautogui code the codec cannot replay: {exc.reason}"
             return None
         argv = command_argv(p.get("command"), shell)
+        if is_cdp_forwarder(argv, shell) or is_chrome_kill(argv, shell):
+            return None
+        if argv and Path(argv[0]).name in KILL_BY_NAME:
+            return f"{where} {step.type} kills processes by name ({' '.join(argv)}), outside the sandbox"
+        if is_chrome(argv[0] if argv else "") and chromium_executable() is None:
+            return f"{where} {step.type}: no Chromium stands in for {argv[0]!r} (set $CUA_CHROMIUM)"
         text = " ".join(argv)
         if "sudo " in f"{text} " or text.startswith("sudo"):
             return f"{where} {step.type} uses sudo (needs the VM's root password)"
@@ -182,3 +209,25 @@ def local_reason(task: OSWorldTask, domain: str | None = None,
         if func not in METRICS:
             return f"metric {func!r} is not available locally"
     return None
+
+
+def local_notes(task: OSWorldTask) -> list[str]:
+    """Caveats of running ``task`` here that do not stop it: pages it opens on the internet
+    (there is no network: they show Chromium's error page, while tab and URL getters still
+    see their URLs)."""
+    urls: list[str] = []
+    for step in [*task.config, *task.evaluator.postconfig]:
+        p = step.parameters
+        if step.type in ("chrome_open_tabs", "chrome_close_tabs"):
+            urls += [str(u) for u in p.get("urls_to_open", p.get("urls_to_close", []))]
+        elif step.type == "launch":
+            argv = command_argv(p.get("command"), bool(p.get("shell", False)))
+            if argv and is_chrome(argv[0]):
+                urls += [a for a in argv[1:] if "://" in a]
+    remote = [u for u in dict.fromkeys(urls)
+              if urlparse(u).scheme in ("http", "https")
+              and urlparse(u).hostname not in ("localhost", "127.0.0.1", "::1")]
+    if not remote:
+        return []
+    return [(f"opens internet pages offline ({', '.join(remote[:3])}{' ...' if len(remote) > 3 else ''}): "
+            "they load only through a mirror (chromium_proxy); tab/URL getters still see the URLs")]

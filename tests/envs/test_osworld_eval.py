@@ -34,6 +34,7 @@ COPY_TASK = "5ea617a3-0e86-4ba6-aab2-dac9aa2e8d57"
 INFEASIBLE_TASK = "a8e5f2c1-7d34-4b91-9c0e-3f6a2b1d8e70"
 UNKNOWN_FUNC_TASK = "f3c9d2e1-6b8a-4c5d-9e7f-1a2b3c4d5e6f"
 CALC_TASK = "01b269ae-2111-4a07-81fd-3fcd711993b0"
+CHROME_TASKS = ["06fe7178-4491-4589-810f-2e2bc9502122", "3f1c6a52-8e0b-4d7a-9c41-5b2e7d90a6c3"]
 
 
 def no_display(*args: object) -> str:
@@ -359,7 +360,7 @@ def test_actions_become_osworld_pyautogui_strings() -> None:
 # --- suite loader -----------------------------------------------------------------------------------
 def test_suite_local_lists_runnable_and_skips_with_reasons() -> None:
     suite = osworld_suite(str(FIXTURES))
-    assert suite.task_names() == [COPY_TASK, INFEASIBLE_TASK]
+    assert suite.task_names() == [COPY_TASK, INFEASIBLE_TASK, *CHROME_TASKS]
     skipped = dict(suite.skipped())
     assert skipped[CALC_TASK] == "needs LibreOffice (libreoffice / soffice not installed)"
     assert "check_sparkle_level" in skipped[UNKNOWN_FUNC_TASK]
@@ -381,7 +382,7 @@ def test_suite_vm_provider_skips_only_unknown_evaluators() -> None:
 
 def test_suite_from_meta_file_single_task_and_bad_paths(tmp_path: Path) -> None:
     meta = osworld_suite(str(FIXTURES / "test_all.json"))
-    assert meta.task_names() == [COPY_TASK, INFEASIBLE_TASK]
+    assert meta.task_names() == [COPY_TASK, INFEASIBLE_TASK, *CHROME_TASKS]
     one = osworld_suite(str(FIXTURES / "examples" / "os" / f"{INFEASIBLE_TASK}.json"))
     assert one.task_names() == [INFEASIBLE_TASK] and one.domain(INFEASIBLE_TASK) == "os"
     with pytest.raises(CuaError, match="unknown provider"):

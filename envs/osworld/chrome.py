@@ -1,0 +1,299 @@
+"""The guest's Google Chrome, played by the local Chromium, and what OSWorld does to it over CDP.
+
+OSWorld starts Chrome with ``google-chrome --remote-debugging-port=1337`` and forwards port 9222
+to it with ``socat`` (``desktop_env/controllers/setup.py::_launch_setup``); its setup steps and
+getters then ``connect_over_cdp`` with Playwright. Here the launch runs the system Chromium
+(``$CUA_CHROMIUM`` or ``/usr/bin/chromium``) on the episode's Xvfb display with quiet offline
+flags, the profile in the sandbox at the guest's path (``~/.config/google-chrome``, where
+OSWorld's getters read Preferences / Bookmarks / History), and the debugging port on a loopback
+port Chromium picks itself (``--remote-debugging-port=0``, read back from ``DevToolsActivePort``):
+no socat, the getters talk to that port directly.
+
+Ported: ``_chrome_open_tabs_setup`` / ``_chrome_close_tabs_setup`` from OSWorld's
+``controllers/setup.py`` and the tab reading of ``get_open_tabs_info`` / ``get_active_tab_info``
+from ``evaluators/getters/chrome.py`` (karakuri-ai/OSWorld-JP copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser
+from playwright.sync_api import Error as PlaywrightError
+
+from cua.core import EnvError
+from envs.osworld.machine import LocalMachine
+
+log = logging.getLogger(__name__)
+
+CHROMIUM_ENV_VAR = "CUA_CHROMIUM"
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+# What task files call the browser; all of them mean the local Chromium.
+CHROME_NAMES = frozenset({"google-chrome", "google-chrome-stable", "chromium", "chromium-browser",
+                          "chrome"})
+QUIET_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run",
+               "--no-default-browser-check", "--password-store=basic")
+# Flags of the task's command line that we set ourselves.
+_OWN_FLAGS = ("--user-data-dir", "--remote-debugging-port", "--remote-debugging-address")
+PORT_WAIT_S = 20.0
+PAGE_TIMEOUT_MS = 30_000  # OSWorld's open_tabs waits 60 s per page; loopback pages need less
+
+
+def chromium_executable() -> str | None:
+    """``$CUA_CHROMIUM``, else the system Chromium, else whatever Chrome-like program is on PATH."""
+    env = os.environ.get(CHROMIUM_ENV_VAR)
+    if env:
+        return env if Path(env).is_file() else None
+    if Path(DEFAULT_CHROMIUM).is_file():
+        return DEFAULT_CHROMIUM
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def is_chrome(program: str) -> bool:
+    return Path(program).name in CHROME_NAMES
+
+
+def chromium_argv(argv: list[str], machine: LocalMachine, extra_flags: list[str]) -> list[str]:
+    """The task's Chrome command as our Chromium's: the task's own flags kept, except the
+    profile and debugging port, which are the episode's."""
+    exe = chromium_executable()
+    if exe is None:
+        raise EnvError(f"no Chromium to stand in for {argv[0]!r} (set ${CHROMIUM_ENV_VAR})")
+    kept = [a for a in argv[1:] if not a.startswith(_OWN_FLAGS)]
+    return [exe, *QUIET_FLAGS, *extra_flags, f"--user-data-dir={machine.chromium_profile}",
+            "--remote-debugging-port=0", *kept]
+
+
+def launch_chromium(machine: LocalMachine, argv: list[str], extra_flags: list[str]) -> subprocess.Popen[bytes]:
+    if machine.chromium is not None and machine.chromium.poll() is None:
+        # The guest would open a window in the running Chrome; ours is the same browser too.
+        log.info("Chromium already runs for this episode; not starting a second one")
+        return machine.chromium
+    port_file = machine.chromium_profile / "DevToolsActivePort"
+    port_file.unlink(missing_ok=True)  # a stale one from the previous run of this profile
+    proc = machine.launch(chromium_argv(argv, machine, extra_flags))
+    machine.chromium = proc
+    return proc
+
+
+def stop_chromium(machine: LocalMachine, grace_s: float = 10.0) -> bool:
+    """What ``pkill chrome`` does to the guest, for this episode's Chromium only: it quits and
+    its profile files are written (OSWorld's postconfig kills Chrome before reading them).
+    False when none was running."""
+    proc = machine.chromium
+    if proc is None or proc.poll() is not None:
+        disconnect(machine)
+        machine.chromium = None
+        return False
+    # CDP's Browser.close quits like the user closing the last window: History and Bookmarks
+    # are written out. A SIGTERM skips their pending writes (Chromium saves bookmarks 2.5 s and
+    # history up to 10 s after a change), which would make scores depend on timing.
+    try:
+        with cdp_browser(machine) as browser:
+            if browser is not None:
+                browser.new_browser_cdp_session().send("Browser.close")
+    except (PlaywrightError, EnvError) as exc:
+        log.warning("Browser.close over CDP failed (%s); sending SIGTERM", str(exc).splitlines()[0])
+    disconnect(machine)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace_s)
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+    machine.stop_one(proc, 2.0)  # whatever of its group is left
+    return True
+
+
+def debugging_port(machine: LocalMachine, wait_s: float = PORT_WAIT_S) -> int | None:
+    """The running Chromium's DevTools port once it answers (None: no Chromium, or it died)."""
+    deadline = time.monotonic() + wait_s
+    port_file = machine.chromium_profile / "DevToolsActivePort"
+    while True:
+        proc = machine.chromium
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            port = int(port_file.read_text().splitlines()[0])
+            devtools_json(port, "version")
+            return port
+        except (OSError, ValueError, IndexError):
+            pass
+        if time.monotonic() > deadline:
+            raise EnvError(f"Chromium (pid {proc.pid}) opened no DevTools port within {wait_s:.0f} s")
+        time.sleep(0.1)
+
+
+def devtools_json(port: int, what: str) -> Any:
+    """GET ``/json/<what>`` of the DevTools HTTP endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/{what}", timeout=5) as resp:
+        return json.load(resp)
+
+
+@dataclass
+class CdpLink:
+    port: int
+    browser: Browser
+
+
+@contextmanager
+def cdp_browser(machine: LocalMachine) -> Iterator[Browser | None]:
+    """Playwright connected over CDP to the episode's Chromium (None when none runs). OSWorld
+    connects anew in every step and getter; one connection per Chromium is kept here instead
+    (connecting costs a second or two), dropped when the Chromium stops."""
+    from envs.browser import _acquire_driver  # one Playwright driver per thread
+
+    port = debugging_port(machine)
+    if port is None:
+        yield None
+        return
+    link: CdpLink | None = machine.cdp_link
+    if link is None or link.port != port or not link.browser.is_connected():
+        disconnect(machine)
+        playwright = _acquire_driver()
+        try:
+            browser = playwright.chromium.connect_over_cdp(f"http://127.0.0.1:{port}")
+        except PlaywrightError:
+            _release()
+            raise
+        machine.cdp_link = CdpLink(port, browser)
+        machine.cleanups.append(lambda: disconnect(machine))
+    yield machine.cdp_link.browser
+
+
+def _release() -> None:
+    from envs.browser import _release_driver
+
+    _release_driver()
+
+
+def disconnect(machine: LocalMachine) -> None:
+    """Drop the CDP connection (the browser keeps running: ``Browser.close`` on a CDP
+    connection only disconnects)."""
+    link: CdpLink | None = machine.cdp_link
+    if link is None:
+        return
+    machine.cdp_link = None
+    try:
+        link.browser.close()
+    except PlaywrightError:
+        pass  # the browser is gone already
+    _release()
+
+
+def open_tabs(machine: LocalMachine, urls: list[str]) -> None:
+    """``_chrome_open_tabs_setup``: each URL in a new tab of the first context; after the first
+    one the default tab is closed. A page that does not load in time is left as it is."""
+    with cdp_browser(machine) as browser:
+        if browser is None:
+            raise EnvError("chrome_open_tabs: no Chromium runs (launch google-chrome first)")
+        context = browser.contexts[0]
+        for i, url in enumerate(urls):
+            page = context.new_page()
+            try:
+                page.goto(url, timeout=PAGE_TIMEOUT_MS)
+            except PlaywrightError as exc:
+                log.warning("opening %s: %s", url, str(exc).splitlines()[0])
+            if i == 0:
+                context.pages[0].close()
+
+
+def close_tabs(machine: LocalMachine, urls: list[str], same_url: Any) -> None:
+    """``_chrome_close_tabs_setup``: for each URL, close the first tab whose URL matches it
+    (OSWorld's ``compare_urls``)."""
+    with cdp_browser(machine) as browser:
+        if browser is None:
+            raise EnvError("chrome_close_tabs: no Chromium runs")
+        context = browser.contexts[0]
+        for url in urls:
+            for page in context.pages:
+                if same_url(page.url, url):
+                    page.close()
+                    break
+
+
+def tabs_info(machine: LocalMachine, settle_ms: int = 10_000) -> list[dict[str, str]]:
+    """``get_open_tabs_info``: ``{"title", "url"}`` of every tab once it has loaded (OSWorld
+    waits for network idle, half a second more per tab); [] when no Chromium runs (OSWorld
+    returns [] when it cannot connect either)."""
+    out: list[dict[str, str]] = []
+    with cdp_browser(machine) as browser:
+        if browser is None:
+            return out
+        for context in browser.contexts:
+            for page in context.pages:
+                try:
+                    page.wait_for_load_state("load", timeout=settle_ms)
+                    out.append({"title": page.title(), "url": page.url})
+                except PlaywrightError as exc:
+                    title = "Load timeout" if "Timeout" in str(exc) else "Error encountered"
+                    out.append({"title": title, "url": page.url})
+    return out
+
+
+def active_tab(machine: LocalMachine, settle_ms: int = 10_000) -> dict[str, str] | None:
+    """The tab the user looks at: ``{"title", "url", "content"}``, or None.
+
+    OSWorld reads the active URL from the address bar in the accessibility tree, then loads it
+    again in a new page. We have no AT-SPI tree: the DevTools ``/json/list`` endpoint lists
+    tabs most recently activated first, so its first page is the one in front; its title, URL
+    and HTML are read in place (no reload)."""
+    port = debugging_port(machine)
+    if port is None:
+        return None
+    pages = [t for t in devtools_json(port, "list") if t.get("type") == "page"]
+    if not pages:
+        return None
+    front = pages[0]
+    with cdp_browser(machine) as browser:
+        if browser is None:
+            return None
+        for context in browser.contexts:
+            for page in context.pages:
+                if page.url == front["url"] and _target_id(page) == front.get("id"):
+                    try:
+                        page.wait_for_load_state("load", timeout=settle_ms)
+                        return {"title": page.title(), "url": page.url, "content": page.content()}
+                    except PlaywrightError:
+                        return {"title": "Load timeout", "url": page.url, "content": ""}
+    return {"title": front.get("title", ""), "url": front["url"], "content": ""}
+
+
+def page_info(machine: LocalMachine, url: str) -> dict[str, str]:
+    """``get_page_info``: load ``url`` in a fresh page of its own and read it (then close it)."""
+    with cdp_browser(machine) as browser:
+        if browser is None:
+            return {"title": "Connection failed", "url": url, "content": ""}
+        page = browser.new_page()  # in a fresh context of its own, as OSWorld's
+        try:
+            page.goto(url, wait_until="networkidle", timeout=PAGE_TIMEOUT_MS)
+            return {"title": page.title(), "url": page.url, "content": page.content()}
+        except PlaywrightError:
+            return {"title": "Load timeout", "url": page.url, "content": page.content()}
+        finally:
+            page.context.close()
+
+
+def _target_id(page: Any) -> str | None:
+    session = page.context.new_cdp_session(page)
+    try:
+        return str(session.send("Target.getTargetInfo")["targetInfo"]["targetId"])
+    finally:
+        session.detach()

@@ -1,0 +1,23 @@
+"""What an OSWorld getter receives in place of OSWorld's ``env``: the sandbox machine (files,
+commands, the episode's Chromium), the task's cache dir and the display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envs.osworld.machine import LocalMachine
+
+
+@dataclass
+class GetterContext:
+    machine: LocalMachine
+    cache_dir: Path
+    task_dir: Path | None
+    xdotool: Callable[..., str]
+    screen_size: tuple[int, int]
+
+
+Getter = Callable[[GetterContext, dict[str, Any]], Any]
