@@ -1,4 +1,5 @@
-"""Training throughput: SFT and GRPO samples per second (and peak memory on CUDA).
+"""Training throughput: SFT and GRPO samples per second, the size of a resumable checkpoint
+(LoRA keeps the adapter only), and peak memory on CUDA.
 
     python bench/train.py                                   # tiny random-init Qwen2.5-VL on CPU
     python bench/train.py --device cuda --arch qwen2.5-vl-3b  # the real 3B architecture, random weights
@@ -28,6 +29,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from grounding.train.checkpoints import latest, size_on_disk  # noqa: E402
 from grounding.train.config import GRPOConfig, SFTConfig  # noqa: E402
 from grounding.train.grpo import train_grpo  # noqa: E402
 from grounding.train.metrics import read_metrics  # noqa: E402
@@ -91,7 +93,8 @@ def run(kind: str, model: Path, data: Path, out: Path, args: argparse.Namespace)
                                                 "gradient_checkpointing": args.device == "cuda"},
               "data": {"train": str(data)}, "logging": {"progress": False},
               "optim": {"max_steps": args.steps, "batch_size": args.batch_size,
-                        "mixed_precision": "bf16" if args.device == "cuda" else "no"}}
+                        "mixed_precision": "bf16" if args.device == "cuda" else "no"},
+              "checkpoint": {"every": max(1, args.steps - 1), "keep": 1}}  # one resumable checkpoint, measured
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     if kind == "sft":
@@ -107,6 +110,8 @@ def run(kind: str, model: Path, data: Path, out: Path, args: argparse.Namespace)
     rate = sum(m[rate_key] for m in steps) / len(steps)
     row = {"method": kind, "finetune": args.finetune, "rate": round(rate, 3), "unit": rate_key,
            "step_s": round(sum(m["step_s"] for m in steps) / len(steps), 3)}
+    checkpoint = latest(out)
+    row["checkpoint_mb"] = round(size_on_disk(checkpoint) / 2**20, 2) if checkpoint else None
     if args.device == "cuda":
         row["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     return row
@@ -137,11 +142,12 @@ def main() -> None:
     result = {"device": device, "arch": args.arch, "image": args.image, "batch_size": args.batch_size,
               "generations": args.generations, "torch": torch.__version__, "results": rows}
     table = Table(title=f"bench/train.py · {args.arch} · {device}")
-    for col in ("method", "finetune", "rate", "unit", "step_s", *(["peak_memory_gib"] if args.device == "cuda" else [])):
+    cols = ("method", "finetune", "rate", "unit", "step_s", "checkpoint_mb",
+            *(["peak_memory_gib"] if args.device == "cuda" else []))
+    for col in cols:
         table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r.get(c, "")) for c in ("method", "finetune", "rate", "unit", "step_s", "peak_memory_gib")
-                        if c != "peak_memory_gib" or args.device == "cuda"))
+        table.add_row(*(str(r.get(c, "")) for c in cols))
     Console().print(table)
     print(json.dumps(result, indent=1))
     if args.json:

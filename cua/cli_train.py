@@ -51,7 +51,8 @@ def _report(summary: dict[str, Any]) -> None:
     table = Table(title=f"cua train {summary['method']}")
     table.add_column("")
     table.add_column("")
-    for key in ("steps", "samples_seen", "duration_s", "rows", "skipped", "final_eval", "resumed_from", "model_dir"):
+    for key in ("steps", "samples_seen", "duration_s", "rows", "skipped", "generation", "final_eval", "resumed_from",
+                "model_dir"):
         value = summary.get(key)
         table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
     console.print(table)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from PIL import Image
 
 from cua.core import CuaError, ModelSpace
 from grounding.backends.local import LocalChatModel
@@ -29,6 +30,7 @@ class Prompt:
     inputs: dict[str, torch.Tensor]  # one unpadded prompt: input_ids (1, L), pixel_values, ...
     space: ModelSpace
     row: Row
+    images: tuple[Image.Image, ...] = ()  # the images exactly as the model sees them (resized)
 
 
 @dataclass
@@ -51,10 +53,13 @@ def end_of_turn_id(chat: LocalChatModel) -> int:
     return int(eos)
 
 
-def encode_prompt(chat: LocalChatModel, profile: Profile, row: Row) -> Prompt:
+def encode_prompt(chat: LocalChatModel, profile: Profile, row: Row, keep_images: bool = False) -> Prompt:
+    """``keep_images``: also keep the resized images (what a generation server is sent)."""
     messages, space = profile.build_messages(row.load_image(), row.instruction)
     inputs = chat.encode([messages])
-    return Prompt({k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}, space, row)
+    images = tuple(chat._sized(part) for m in messages if not isinstance(m.get("content"), str)
+                   for part in m.get("content") or () if part.get("type") == "image") if keep_images else ()
+    return Prompt({k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}, space, row, images)
 
 
 def encode_example(chat: LocalChatModel, profile: Profile, row: Row) -> Example:

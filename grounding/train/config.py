@@ -83,6 +83,19 @@ class GrpoSection(Section):
     micro_batch_size: int = Field(8, ge=1)  # sequences per forward pass when scoring
 
 
+class GenerationSection(Section):
+    """Where GRPO's rollouts come from: the policy itself (``model``), or a vLLM server started
+    with ``trl vllm-serve --model <model.path>`` (``vllm_server``; see grounding.train.vllm_server),
+    which gets the policy's weights after every update."""
+
+    backend: Literal["model", "vllm_server"] = "model"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    timeout: float = Field(240.0, gt=0)  # seconds to wait for the server to come up (TRL's default)
+    request_timeout: float = Field(600.0, gt=0)  # seconds one HTTP request may take
+    group_port: int = Field(51216, ge=1, le=65535)  # the NCCL weight-transfer rendezvous port (TRL's default)
+
+
 class EvalSection(Section):
     data: str | None = None  # a held-out ScreenSpot-layout JSON (or its folder)
     every: int = Field(0, ge=0)  # steps between evaluations; 0: only at the end
@@ -128,6 +141,7 @@ class SFTConfig(TrainConfig):
 
 class GRPOConfig(TrainConfig):
     grpo: GrpoSection = GrpoSection()
+    generation: GenerationSection = GenerationSection()
 
     @model_validator(mode="after")
     def _check(self) -> "GRPOConfig":

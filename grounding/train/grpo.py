@@ -4,7 +4,9 @@ Why our own loop and not TRL's ``GRPOTrainer``: for a VLM it needs a ``Processor
 rebuild with ``AutoProcessor``, which cannot be built for Qwen-VL without torchvision, and it
 would render prompts and resize images its own way (see ``grounding.train.sft``).
 
-One step: ``batch_size`` prompts per process, ``num_generations`` sampled completions each;
+One step: ``batch_size`` prompts per process, ``num_generations`` sampled completions each
+(by the policy itself, or by a vLLM server that gets the policy's weights after every update:
+``generation.backend: vllm_server``);
 every reward function scores the completions as the runtime reads them (``RewardSample``); the
 weighted sum gives group-normalised advantages; then ``iterations`` optimizer steps on the
 clipped surrogate (with a k3 KL term when ``beta`` > 0), in micro-batches.
@@ -28,10 +30,18 @@ from grounding.train.config import GRPOConfig, RewardSpec
 from grounding.train.data import Rows, batches, load_rows
 from grounding.train.grpo_math import group_advantages, policy_loss
 from grounding.train.modeling import InMemoryChatModel
-from grounding.train.rollout import Rollout, completion_logps, sample, scoring_inputs
+from grounding.train.rollout import (
+    Rollout,
+    completion_logps,
+    sample,
+    sample_from_server,
+    scoring_inputs,
+)
 from grounding.train.session import Session, StepHook, open_session
 from grounding.train.sft import _progress
 from grounding.train.types import RewardFn, RewardSample
+from grounding.train.vllm_server import NcclChannel, VllmServer, WeightChannel
+from grounding.train.weight_sync import PolicyWeights
 
 RewardFactory = Callable[[str], RewardFn]  # a spec ("gaussian:sigma_scale=0.5") → a reward function
 
@@ -77,7 +87,10 @@ def score(terms: Sequence[RewardTerm], samples: Sequence[RewardSample]) -> tuple
 
 
 def train_grpo(cfg: GRPOConfig, rows: Rows | None = None, rewards: Sequence[RewardTerm] | None = None,
-               console: Console | None = None, on_step: StepHook | None = None) -> dict[str, Any]:
+               console: Console | None = None, on_step: StepHook | None = None,
+               weight_channel: WeightChannel | None = None) -> dict[str, Any]:
+    """``weight_channel``: how weights reach a ``generation.backend: vllm_server`` server
+    (default: vLLM's NCCL weight transfer, ``NcclChannel``)."""
     g = cfg.grpo
     if cfg.optim.grad_accum != 1:
         raise CuaError("grpo: optim.grad_accum must be 1 (raise optim.batch_size or grpo.micro_batch_size)")
@@ -94,6 +107,9 @@ def train_grpo(cfg: GRPOConfig, rows: Rows | None = None, rewards: Sequence[Rewa
     chat = InMemoryChatModel(unwrapped, s.processor)
     reference = _reference(unwrapped, g.beta)
     synced = acc.num_processes > 1 and acc.distributed_type.name in ("DEEPSPEED", "FSDP")
+    server = _connect(cfg, s, weight_channel) if cfg.generation.backend == "vllm_server" else None
+    policy = PolicyWeights(unwrapped) if server is not None else None
+    pushed_at: int | None = None  # the step whose weights the server holds
     global_batch = cfg.optim.batch_size * acc.num_processes
     stream = batches(len(rows.rows), global_batch, cfg.optim.seed, cfg.data.shuffle,
                      start=s.state.batch_index)
@@ -102,10 +118,16 @@ def train_grpo(cfg: GRPOConfig, rows: Rows | None = None, rewards: Sequence[Rewa
         task = bar.add_task("grpo", total=s.total_steps, completed=s.state.step)
         while s.state.step < s.total_steps:
             t0 = time.perf_counter()
+            sync_s = 0.0
+            if server is not None and pushed_at != s.state.step:
+                sync_s, pushed_at = _push(s, server, policy), s.state.step
             index, ids = next(stream)
             mine = [rows.rows[i] for i in ids[acc.process_index::acc.num_processes]]
-            prompts = [encode_prompt(chat, s.profile, r) for r in mine]
-            rollout = sample(chat, prompts, g.num_generations, g.temperature, g.max_new_tokens, synced)
+            prompts = [encode_prompt(chat, s.profile, r, keep_images=server is not None) for r in mine]
+            if server is not None:
+                rollout = sample_from_server(server, chat, prompts, g.num_generations, g.temperature, g.max_new_tokens)
+            else:
+                rollout = sample(chat, prompts, g.num_generations, g.temperature, g.max_new_tokens, synced)
             samples = [RewardSample(text, s.profile, p.space, p.row.image_size, p.row.box, p.row.meta)
                        for text, p in zip(rollout.texts, rollout.prompts)]
             total, logged = score(terms, samples)
@@ -127,17 +149,47 @@ def train_grpo(cfg: GRPOConfig, rows: Rows | None = None, rewards: Sequence[Rewa
                           **logged, **stats,
                           "zero_std_groups": float((grouped.std(1, unbiased=False) == 0).float().mean()),
                           "completion_tokens": float(rollout.mask.sum(1).float().mean()),
-                          "generation_s": gen_s, "step_s": time.perf_counter() - t1 + gen_s,
+                          "generation_s": gen_s, "weight_sync_s": sync_s,
+                          "step_s": time.perf_counter() - t1 + gen_s,
                           "completions_per_s": len(rollout) / (time.perf_counter() - t1 + gen_s)}
-                gen_s = 0.0
+                gen_s = sync_s = 0.0
                 s.after_step(values)
                 bar.update(task, advance=1)
+    if server is not None:
+        if pushed_at != s.state.step:  # the server ends holding the final policy
+            _push(s, server, policy)
+        server.close()
     for term in terms:
         close = getattr(term.fn, "close", None)
         if callable(close):
             close()
-    return s.finish({"rows": len(rows.rows), "skipped": dict(rows.skipped),
+    return s.finish({"rows": len(rows.rows), "skipped": dict(rows.skipped), "generation": cfg.generation.backend,
                      "rewards": [{"name": t.name, "weight": t.weight} for t in terms]})
+
+
+def _connect(cfg: GRPOConfig, s: Session, channel: WeightChannel | None) -> VllmServer:
+    """Every process generates its own prompts through the server; the main one pushes weights.
+    The weights are read whole on the main process, so they must not be sharded there."""
+    acc = s.accelerator
+    plugin = getattr(acc.state, "deepspeed_plugin", None)
+    if acc.distributed_type.name == "FSDP" or (plugin is not None and plugin.zero_stage == 3):
+        raise CuaError("generation.backend vllm_server reads the policy's weights on the main process: use one "
+                       "device, DDP or DeepSpeed ZeRO-1/2 (ZeRO-3 and FSDP shard them)")
+    gen = cfg.generation
+    server = VllmServer(gen.host, gen.port, gen.timeout, gen.request_timeout, gen.group_port)
+    if acc.is_main_process:
+        server.connect_weights(channel if channel is not None else NcclChannel(acc.device))
+    acc.wait_for_everyone()
+    return server
+
+
+def _push(s: Session, server: VllmServer, policy: PolicyWeights | None) -> float:
+    """The policy's current weights into the server (main process); everyone waits for it."""
+    t0 = time.perf_counter()
+    if s.accelerator.is_main_process and policy is not None:
+        server.push_weights(policy.specs, iter(policy))
+    s.accelerator.wait_for_everyone()
+    return time.perf_counter() - t0
 
 
 def _reference(model: Any, beta: float) -> Any:

@@ -51,6 +51,11 @@ class Session:
     resumed_from: str | None = None
 
     @property
+    def trainable_only(self) -> bool:
+        """Checkpoints hold the adapter, not the frozen base (``checkpoints.keep_trainable_only``)."""
+        return self.cfg.model.finetune in ("lora", "qlora")
+
+    @property
     def float_dtype(self) -> torch.dtype:
         return next(p.dtype for p in self.accelerator.unwrap_model(self.model).parameters())
 
@@ -65,7 +70,7 @@ class Session:
         self.history.append({"step": step, **values})
         ck = self.cfg.checkpoint
         if ck.every and step % ck.every == 0 and step < self.total_steps:
-            checkpoints.save(self.accelerator, self.out, self.state, ck.keep)
+            checkpoints.save(self.accelerator, self.out, self.state, ck.keep, self.trainable_only)
         if self.cfg.eval.every and step % self.cfg.eval.every == 0 and step < self.total_steps:
             self.evaluate()
         if self.on_step is not None:
@@ -136,13 +141,16 @@ def open_session(cfg: TrainConfig, method: Literal["sft", "grpo"], n_rows: int, 
                               num_training_steps=total)
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(scheduler)
+    trainable_only = cfg.model.finetune in ("lora", "qlora")
+    if trainable_only:
+        checkpoints.keep_trainable_only(accelerator)
     if log_with:
         accelerator.init_trackers(cfg.logging.project, config=_flat(cfg.model_dump(mode="json")))
     state, resumed = TrainerState(), None
     if cfg.checkpoint.resume:
         path = checkpoints.latest(out)
         if path is not None:
-            state, resumed = checkpoints.load(accelerator, path), str(path)
+            state, resumed = checkpoints.load(accelerator, path, trainable_only), str(path)
     if accelerator.is_main_process:
         (out / f"{method}_config.json").write_text(cfg.model_dump_json(indent=1))
     metrics = MetricsLog(out, accelerator, cfg.logging, console if accelerator.is_main_process else None,

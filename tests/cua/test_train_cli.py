@@ -81,3 +81,14 @@ def test_unknown_key_is_one_error_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", "grpo", "--config", str(bad)])
     assert result.exit_code == 2
     assert "unknown key 'grpo.temprature'" in result.output and "bad.yaml" in result.output
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs" / "train").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_configs_validate(path: Path) -> None:
+    from grounding.train.config import GRPOConfig, SFTConfig, load_config
+
+    kind = SFTConfig if path.name.startswith("sft_") else GRPOConfig
+    cfg = load_config(path, kind)
+    if path.name.endswith("_vllm.yaml"):
+        assert cfg.generation.backend == "vllm_server"  # type: ignore[attr-defined]

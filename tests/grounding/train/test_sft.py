@@ -78,10 +78,11 @@ def test_saved_model_reloads_through_the_grounding_backend(tmp_path: Path, tiny_
         assert torch.allclose(a, b, atol=1e-4)  # the adapter on the base is the merged model
 
 
+@pytest.mark.parametrize("finetune", ["full", "lora"])
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, tiny_qwen25_dir: Path,
-                                                     small_export: dict[str, Path]) -> None:
+                                                     small_export: dict[str, Path], finetune: str) -> None:
     over = {"optim": {"max_steps": 4, "batch_size": 2, "lr": 1e-2}, "data": {"max_samples": 6},
-            "checkpoint": {"every": 2, "keep": 1}}
+            "checkpoint": {"every": 2, "keep": 1}, "model": {"finetune": finetune}}
     straight = train_sft(_cfg(tmp_path / "straight", tiny_qwen25_dir, small_export, **over))
 
     def kill_at_3(step: int, _: dict[str, Any]) -> None:
@@ -92,6 +93,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, tiny_qwen25
     with pytest.raises(KeyboardInterrupt):
         train_sft(_cfg(cut, tiny_qwen25_dir, small_export, **over), on_step=kill_at_3)
     assert [p.name for p in (cut / "checkpoints").iterdir()] == ["step_0000002"]
+    assert (cut / "checkpoints" / "step_0000002" / "trainable_only.json").exists() == (finetune == "lora")
     resumed = train_sft(_cfg(cut, tiny_qwen25_dir, small_export, **{**over, "checkpoint": {"every": 2, "resume": True}}))
     assert resumed["steps"] == 4 and resumed["resumed_from"].endswith("step_0000002")
     steps = [m["step"] for m in read_metrics(cut) if m["kind"] == "train"]
@@ -102,6 +104,29 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, tiny_qwen25
     b = load_file(str(cut / "final" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     assert straight["samples_seen"] == resumed["samples_seen"] == 8
+
+
+def test_lora_checkpoint_holds_the_adapter_not_the_base(tmp_path: Path, tiny_qwen25_dir: Path,
+                                                         small_export: dict[str, Path]) -> None:
+    from safetensors.torch import load_file
+
+    from grounding.train.checkpoints import size_on_disk
+
+    over = {"optim": {"max_steps": 2, "batch_size": 1}, "data": {"max_samples": 2},
+            "checkpoint": {"every": 1}, "lora": {"r": 2, "alpha": 4}, "eval": {}}
+    sizes, keys = {}, {}
+    for finetune in ("full", "lora"):
+        train_sft(_cfg(tmp_path / finetune, tiny_qwen25_dir, small_export, **over, model={"finetune": finetune}))
+        step = tmp_path / finetune / "checkpoints" / "step_0000001"
+        sizes[finetune] = size_on_disk(step)
+        keys[finetune] = set(load_file(str(step / "model.safetensors")))
+    # Bytes on disk: the full checkpoint holds every weight and its two Adam moments, the LoRA one
+    # the r=2 adapter and its moments.
+    print(f"checkpoint bytes: {sizes}")
+    assert sizes["lora"] < 0.1 * sizes["full"], sizes
+    assert keys["lora"] and all(".lora_A." in k or ".lora_B." in k for k in keys["lora"])
+    base_bytes = size_on_disk(tiny_qwen25_dir / "model.safetensors")
+    assert size_on_disk(tmp_path / "lora" / "checkpoints" / "step_0000001" / "model.safetensors") < 0.1 * base_bytes
 
 
 def test_qwen3_vl_trains_in_its_own_space(tmp_path: Path, tiny_qwen3_dir: Path,
