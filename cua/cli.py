@@ -45,6 +45,10 @@ def _seed_list(seeds: int, seed_list: Optional[str]) -> list[int]:
     return list(range(seeds))
 
 
+def _default_run_dir(suite: str) -> Path:
+    return Path("runs") / f"{suite.replace('/', '_').replace(',', '+').replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 @app.command()
 @friendly_errors
 def run(
@@ -64,19 +68,14 @@ def run(
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Run an agent on a suite headless; trajectories and results go to the run folder."""
-    from critic.base import CRITICS
-    from cua.agent import Agent, AgentConfig
-    from cua.planners import PLANNERS
+    from cua.batch.spec import StackSpec
     from cua.runner import run_suite
     from cua.suites import resolve
-    from grounding import GROUNDERS
 
     the_suite, names = resolve(suite)
     seeds_ = _seed_list(seeds, seed_list)
-    agent = Agent(PLANNERS.make(planner), GROUNDERS.make(grounder), CRITICS.make(critic),
-                  AgentConfig(max_steps=max_steps, max_retries=max_retries,
-                              critic_policy=critic_policy, critic_min_score=critic_min_score))
-    run_dir = out or Path("runs") / f"{suite.replace('/', '_').replace(',', '+')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    agent = StackSpec(planner, grounder, critic, max_steps, max_retries, critic_policy, critic_min_score).build()
+    run_dir = out or _default_run_dir(suite)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     summary = run_suite(the_suite, names, seeds_, agent, run_dir, console=console, show_progress=progress)
     console.print(summary.table())
@@ -85,6 +84,71 @@ def run(
                   f"  ({overall.errors} errors)")
     console.print(f"trajectories: {run_dir / 'episodes'}   results: {run_dir / 'results.json'}, "
                   f"{run_dir / 'results.md'}")
+
+
+@app.command("eval")
+@friendly_errors
+def eval_command(
+    suite: Optional[str] = typer.Option(None, "--suite", "-s",
+                                        help="suite name, suite/task[,task...], or osworld:PATH / webarena:PATH"),
+    workers: int = typer.Option(1, help="worker processes (or Ray actors), one env each"),
+    ray: Optional[str] = typer.Option(None, "--ray", help="run on Ray: 'local' starts one here, else a cluster address"),
+    seeds: int = typer.Option(3, help="seeds 0..N-1 for every task"),
+    seed_list: Optional[str] = typer.Option(None, help="explicit seeds, e.g. 0,5,9"),
+    planner: str = typer.Option("instructions", help="planner NAME[:k=v,...]"),
+    grounder: str = typer.Option("a11y", help="grounder NAME[:k=v,...]"),
+    critic: str = typer.Option("approve-all", help="critic NAME[:k=v,...]"),
+    max_steps: Optional[int] = typer.Option(None, help="step budget per episode (default: the task's)"),
+    max_retries: int = typer.Option(2, help="re-plans after a veto"),
+    critic_policy: str = typer.Option("veto-and-replan",
+                                      help="veto-and-replan, veto-and-accept-suggestion, or advisory"),
+    critic_min_score: float = typer.Option(0.0, help="rejections scored below this only advise"),
+    retries: int = typer.Option(2, help="re-runs of an episode after an infrastructure error (never after an agent failure)"),
+    episode_timeout: Optional[float] = typer.Option(None, help="seconds an episode may run before its worker is killed (infra error)"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>)"),
+    plugin: list[str] = typer.Option([], "--plugin", help="a module every worker imports first (it may register suites, planners, grounders, critics); repeatable"),
+    resume: Optional[Path] = typer.Option(None, help="resume this run folder: its suite, seeds and stack, finished episodes kept"),
+    audit: Optional[str] = typer.Option(None, "--audit", help="re-score every finished episode with a second grader, "
+                                        "e.g. vlm:backend=http,path=URL,model=NAME; disagreements go to audit.md"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Evaluate a stack on a suite with N workers (or Ray): resumable, retries infrastructure
+    errors, a results table with 95% intervals per task, per domain and overall."""
+    from cua.batch import StackSpec, run_batch
+
+    if resume is not None:
+        run_json = resume / "run.json"
+        if not run_json.exists():
+            raise CuaError(f"--resume {resume}: no run.json there (not a `cua eval` run folder)")
+        asked = json.loads(run_json.read_text())
+        if suite is not None and suite != asked["suite"]:
+            raise CuaError(f"--resume {resume} is a run of {asked['suite']!r}, not {suite!r}")
+        spec = StackSpec(**asked["stack_spec"])
+        plugin = plugin or list(asked.get("plugins", []))
+        suite_spec, seeds_, names, run_dir = asked["suite"], list(asked["seeds"]), list(asked["tasks"]), resume
+    else:
+        suite_spec = suite or "miniwob-cpu"
+        spec = StackSpec(planner, grounder, critic, max_steps, max_retries, critic_policy, critic_min_score)
+        seeds_, names, run_dir = _seed_list(seeds, seed_list), None, out or _default_run_dir(suite_spec)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    report = run_batch(suite_spec, spec, run_dir, seeds_, workers=workers, task_names=names, ray_address=ray,
+                       retries=retries, episode_timeout_s=episode_timeout, console=console, show_progress=progress,
+                       plugins=tuple(plugin))
+    console.print(report.table())
+    total = report.overall().as_dict()
+    lo, hi = total["wilson_95"]
+    console.print(f"overall success {total['successes']}/{total['scored']} = "
+                  f"{(total['success_rate'] or 0):.1%} (95% CI {lo:.1%}–{hi:.1%}); "
+                  f"{total['agent_errors']} agent errors, {total['infra_errors']} infra errors, "
+                  f"{len(report.skipped)} tasks skipped", highlight=False)
+    console.print(f"trajectories: {run_dir / 'episodes'}   results: {run_dir / 'results.json'}, "
+                  f"{run_dir / 'results.md'}", highlight=False)
+    if audit:
+        from cua.audit import audit_run
+
+        audited = audit_run(run_dir, audit, console=console, show_progress=progress)
+        console.print(audited.table())
+        console.print(f"audit: {run_dir / 'audit.json'}, {run_dir / 'audit.md'}", highlight=False)
 
 
 @app.command()
@@ -201,6 +265,9 @@ def _register_synth_commands() -> None:
 
 _register_grounding_commands()
 _register_synth_commands()
+
+from cua.cli_train import train_app  # noqa: E402  (after app exists)
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:  # pragma: no cover - console script entry

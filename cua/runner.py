@@ -2,8 +2,12 @@
 
 Each episode gets a folder under ``<run>/episodes/``; a finished episode (result.json present)
 is skipped when the run is started again, so a killed run resumes where it stopped. An
-episode that errors (browser crash, timeout) is recorded as ``error`` with its earlier steps,
-and the env is rebuilt before the next one.
+episode that errors (browser crash, timeout) is recorded as ``error`` with its earlier steps
+and its ``error_kind`` (infra or agent), and the env is rebuilt before the next one.
+
+This is the in-process, one-env path (``cua run``, the app, the critic bench). ``cua eval``
+(``cua.batch``) runs the same episodes over N worker processes or Ray, with retries,
+per-episode timeouts and the report with confidence intervals.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cua.agent import Agent
+from cua.batch.worker import ClassifyingWriter
 from cua.core import EpisodeResult
-from cua.store import RESULT_FILE, EpisodeWriter, episode_dirname, load_episode, write_json
+from cua.store import RESULT_FILE, episode_dirname, load_episode, write_json
 from cua.suites import Suite
 from envs.base import Env
 
@@ -146,7 +151,7 @@ def run_suite(
                 bar.update(progress, description=f"{task.id} seed {seed}")
                 if env is None:
                     env = suite.make_env()
-                result = agent.run_episode(env, task, EpisodeWriter(folder))
+                result = agent.run_episode(env, task, ClassifyingWriter(folder))
                 if result.status == "error":
                     log.warning("%s seed %s: %s", task.id, seed, result.error)
                     _close_quietly(env)

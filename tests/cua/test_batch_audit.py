@@ -1,0 +1,81 @@
+"""`cua eval --audit`: a second grader re-scores every finished episode and the report lists
+false positives / false negatives of the benchmark's score.
+
+The judge is a hosted VLM API (e.g. an OpenAI model), which cannot exist here: a loopback HTTP
+server stands in for it, speaking the OpenAI chat-completions protocol, answering by what the
+instruction asks. Everything else is real: the run (Chromium, MiniWoB++), the HTTP client, the
+final screenshots sent as data URLs, the parsing of the untrusted replies."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from cua.audit import parse_judgment
+from cua.batch import StackSpec, run_batch
+from cua.cli import app
+
+# by instruction: click-button-sequence (benchmark: failure in one step) → judge says done;
+# click-test (benchmark: success) → judge says not done; click-button → judge cannot tell.
+REPLIES = {"ONE": '{"success": true, "reason": "both buttons look pressed"}',
+           "Click the button.": "No, the button was never clicked.",
+           "button.": "I cannot tell from this image."}
+
+
+class _HostedJudge(BaseHTTPRequestHandler):
+    seen: list[dict] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        parts = body["messages"][-1]["content"]
+        text = next(p["text"] for p in parts if p["type"] == "text")
+        url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        self.seen.append({"text": text, "size": image.size, "path": self.path})
+        instruction = text.split("\n")[1]
+        reply = next(r for key, r in REPLIES.items() if key in instruction)
+        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_parse_judgment_reads_json_or_yes_no_and_nothing_else():
+    assert parse_judgment('sure: {"success": false, "reason": "no"}') == (False, "no")
+    assert parse_judgment("Yes, it is done")[0] is True
+    assert parse_judgment('{"success": "maybe"}')[0] is None
+    assert parse_judgment("__import__('os')")[0] is None
+
+
+def test_audit_lists_false_positives_and_negatives(tmp_path):
+    run_dir = tmp_path / "run"
+    run_batch("miniwob/click-test,click-button,click-button-sequence", StackSpec(max_steps=1), run_dir,
+              seeds=[0], workers=1, show_progress=False)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HostedJudge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        grader = f"vlm:backend=http,path=http://127.0.0.1:{server.server_address[1]},model=judge,retries=0"
+        r = CliRunner().invoke(app, ["eval", "--resume", str(run_dir), "--audit", grader, "--no-progress"])
+    finally:
+        server.shutdown()
+    assert r.exit_code == 0, r.output
+    assert len(_HostedJudge.seen) == 3 and all(s["path"] == "/v1/chat/completions" for s in _HostedJudge.seen)
+    assert all(s["size"][0] > 100 for s in _HostedJudge.seen)  # the final screenshots went along
+    audit = json.loads((run_dir / "audit.json").read_text())
+    kinds = {i["task_id"]: i["kind"] for i in audit["items"]}
+    assert kinds == {"miniwob/click-test": "false_positive", "miniwob/click-button-sequence": "false_negative",
+                     "miniwob/click-button": "undecided"}
+    assert (audit["agree"], audit["false_positive"], audit["false_negative"], audit["undecided"]) == (0, 1, 1, 1)
+    md = (run_dir / "audit.md").read_text()
+    assert "| miniwob/click-test | 0 | success | not done | false_positive |" in md
