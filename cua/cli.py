@@ -110,10 +110,15 @@ def eval_command(
     resume: Optional[Path] = typer.Option(None, help="resume this run folder: its suite, seeds and stack, finished episodes kept"),
     audit: Optional[str] = typer.Option(None, "--audit", help="re-score every finished episode with a second grader, "
                                         "e.g. vlm:backend=http,path=URL,model=NAME; disagreements go to audit.md"),
+    rescore: Optional[Path] = typer.Option(None, help="re-score a finished WebArena run folder offline "
+                                           "(string_match, url_match, WebArena-Verified); writes rescore.json"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Evaluate a stack on a suite with N workers (or Ray): resumable, retries infrastructure
     errors, a results table with 95% intervals per task, per domain and overall."""
+    if rescore is not None:
+        _rescore_webarena(rescore)
+        return
     from cua.batch import StackSpec, run_batch
 
     if resume is not None:
@@ -127,7 +132,7 @@ def eval_command(
         plugin = plugin or list(asked.get("plugins", []))
         suite_spec, seeds_, names, run_dir = asked["suite"], list(asked["seeds"]), list(asked["tasks"]), resume
     else:
-        suite_spec = suite or "miniwob-cpu"
+        suite_spec = _absolute_suite_spec(suite or "miniwob-cpu")
         spec = StackSpec(planner, grounder, critic, max_steps, max_retries, critic_policy, critic_min_score)
         seeds_, names, run_dir = _seed_list(seeds, seed_list), None, out or _default_run_dir(suite_spec)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -149,6 +154,28 @@ def eval_command(
         audited = audit_run(run_dir, audit, console=console, show_progress=progress)
         console.print(audited.table())
         console.print(f"audit: {run_dir / 'audit.json'}, {run_dir / 'audit.md'}", highlight=False)
+
+
+def _absolute_suite_spec(spec: str) -> str:
+    """``webarena:tasks.json?x=1`` → the same with an absolute path, so run.json stays valid for
+    ``--resume`` and ``--rescore`` from another working directory."""
+    from cua.suites import SUITE_LOADERS
+
+    scheme, colon, rest = spec.partition(":")
+    if not colon or scheme not in SUITE_LOADERS:
+        return spec
+    path, mark, query = rest.partition("?")
+    return f"{scheme}:{Path(path).expanduser().resolve()}{mark}{query}"
+
+
+def _rescore_webarena(run_dir: Path) -> None:
+    from cua.store import write_json
+    from cua.webarena_suite import print_rescore, rescore_run
+
+    report = rescore_run(run_dir)
+    print_rescore(report, console)
+    write_json(run_dir / "rescore.json", report)
+    console.print(f"rescore: {run_dir / 'rescore.json'}", highlight=False)
 
 
 @app.command()

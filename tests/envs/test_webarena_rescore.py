@@ -82,3 +82,28 @@ def test_rescore_gives_the_live_scores_for_string_and_url_tasks(tmp_path: Path) 
     console = Console(record=True, width=160)
     print_rescore(report, console)
     assert "not rescoreable offline" in console.export_text()
+
+
+def test_cua_eval_rescore_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cua eval --rescore RUN_DIR``: the same offline re-scoring from the command line, with the
+    sites read from $CUA_WEBARENA_SITES as a user would configure them."""
+    from typer.testing import CliRunner
+
+    from cua.cli import app
+
+    with servers.serve_site() as site:
+        sites = SiteConfig(sites={"shopping": site}, html_settle_s=0.0)
+        suite = webarena_suite(str(servers.TASKS), sites=sites)
+        agent = Agent(ScriptedPlanner(), A11yGrounder(), ApproveAll())
+        run_suite(suite, ["0", "3"], [0], agent, tmp_path / "run", show_progress=False)
+    config = tmp_path / "sites.json"
+    config.write_text(json.dumps({"sites": {"shopping": site}}))
+    monkeypatch.setenv("CUA_WEBARENA_SITES", str(config))
+    result = CliRunner().invoke(app, ["eval", "--rescore", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "run" / "rescore.json").read_text())
+    assert (report["rescored"], report["agree"], report["changed"]) == (2, 2, 0)
+    assert "rescore.json" in result.output
+
+    missing = CliRunner().invoke(app, ["eval", "--rescore", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no run folder" in missing.output
