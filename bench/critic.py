@@ -53,7 +53,7 @@ from cua.agent import Agent, AgentConfig
 from cua.core import Grounding, Observation, Point
 from cua.planners import InstructionListPlanner
 from cua.runner import run_suite
-from cua.store import load_episode
+from cua.core.store import load_episode
 from cua.suites import MINIWOB_CPU_TASKS, get_suite
 from grounding.a11y import A11yGrounder
 

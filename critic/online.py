@@ -26,7 +26,7 @@ from typing import Any
 from rich.table import Table
 
 from critic.perturb import episode_folders
-from cua.store import load_episode
+from cua.core.store import load_episode
 
 Key = tuple[str, int | None]
 

@@ -61,7 +61,7 @@ from cua.core import (
     UIElement,
     with_point,
 )
-from cua.store import RESULT_FILE, load_episode
+from cua.core.store import RESULT_FILE, load_episode
 
 FRAMES = 3  # earlier screenshots given with each context (the agent loop's default)
 

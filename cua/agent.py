@@ -62,7 +62,7 @@ from cua.core import (
     Verdict,
 )
 from cua.planners import Planner
-from cua.store import EpisodeWriter, atomic_write_image
+from cua.core.store import EpisodeWriter, atomic_write_image
 from envs.base import Env, StepResult
 from grounding.base import Grounder
 

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from cua.core import CuaError
 from cua.core.registry import parse_spec
-from cua.store import RESULT_FILE, atomic_write_bytes, load_episode, write_json
+from cua.core.store import RESULT_FILE, atomic_write_bytes, load_episode, write_json
 
 JUDGE_PROMPT = (
     "You are grading a computer-use agent. The task it was given:\n{instruction}\n\n"

@@ -169,7 +169,7 @@ def _absolute_suite_spec(spec: str) -> str:
 
 
 def _rescore_webarena(run_dir: Path) -> None:
-    from cua.store import write_json
+    from cua.core.store import write_json
     from cua.webarena_suite import print_rescore, rescore_run
 
     report = rescore_run(run_dir)

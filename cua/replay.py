@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from cua.core import CuaError, Task
-from cua.store import Episode, load_episode
+from cua.core.store import Episode, load_episode
 from cua.suites import get_suite
 from envs.base import Env
 

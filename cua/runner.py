@@ -26,7 +26,7 @@ from rich.table import Table
 from cua.agent import Agent
 from cua.batch.worker import ClassifyingWriter
 from cua.core import EpisodeResult
-from cua.store import RESULT_FILE, episode_dirname, load_episode, write_json
+from cua.core.store import RESULT_FILE, episode_dirname, load_episode, write_json
 from cua.suites import Suite
 from envs.base import Env
 

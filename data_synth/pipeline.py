@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cua.core import EnvError
-from cua.store import write_json
+from cua.core.store import write_json
 from data_synth.env import SyntheticEnv
 from data_synth.spec import SynthTask
 from data_synth.templates import generate

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from cua.agent import Agent, AgentConfig
 from cua.core import EnvError, Grounding, ModelSpace, Observation, Verdict
-from cua.store import EpisodeWriter, atomic_write_bytes
+from cua.core.store import EpisodeWriter, atomic_write_bytes
 from data_synth.env import SyntheticEnv, task_from_synth
 from data_synth.instructions import GroundingSample, samples_for
 from data_synth.page import PageUnstableError, page_errors, task_digest

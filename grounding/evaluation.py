@@ -56,7 +56,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cua.core import Box, CuaError, Grounding, Point
-from cua.store import atomic_write_bytes, write_json
+from cua.core.store import atomic_write_bytes, write_json
 from grounding.base import Grounder, ground_batch
 from grounding.benchmarks import Sample, SeqTask, Skip
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cua.core import EpisodeResult
-from cua.store import RESULT_FILE, episode_dirname, load_episode
+from cua.core.store import RESULT_FILE, episode_dirname, load_episode
 from cua.suites import Suite
 
 EVENTS_FILE = "events.jsonl"

@@ -18,7 +18,7 @@ from rich.table import Table
 from cua.batch.jobs import Job
 from cua.batch.stats import GroupStats, group, is_infra, overall
 from cua.core import EpisodeResult
-from cua.store import atomic_write_bytes, write_json
+from cua.core.store import atomic_write_bytes, write_json
 
 _VERSIONED = ("cua-runtime", "playwright", "miniwob", "pydantic", "ray", "torch", "transformers")
 

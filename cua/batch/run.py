@@ -37,7 +37,7 @@ from cua.batch.spec import StackSpec
 from cua.batch.stats import is_infra
 from cua.batch.worker import WorkerConfig, import_plugins
 from cua.core import CuaError, EpisodeResult
-from cua.store import RESULT_FILE, atomic_write_bytes, write_json
+from cua.core.store import RESULT_FILE, atomic_write_bytes, write_json
 from cua.suites import Suite, resolve
 
 

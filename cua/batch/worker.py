@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cua.batch.spec import StackSpec, classify_error
 from cua.core import CuaError, EpisodeResult
-from cua.store import EpisodeWriter, episode_dirname, write_json
+from cua.core.store import EpisodeWriter, episode_dirname, write_json
 from envs.base import Env
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import gradio as gr
 from PIL import Image
 
 from cua.core import CuaError, StepRecord
-from cua.store import Episode, load_episode
+from cua.core.store import Episode, load_episode
 from cua.ui import compare, dashboard, render
 from cua.ui.trajectories import (
     episode_label,

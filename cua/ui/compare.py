@@ -4,7 +4,7 @@ code versions)."""
 
 from __future__ import annotations
 
-from cua.store import Episode
+from cua.core.store import Episode
 from cua.ui import render
 
 COMPARE_COLUMNS = ["", "A", "B"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cua.core import EpisodeResult
-from cua.store import RESULT_FILE, STEPS_FILE
+from cua.core.store import RESULT_FILE, STEPS_FILE
 from cua.ui.trajectories import find_runs, is_episode_dir
 
 STALE_AFTER_S = 600.0

@@ -156,7 +156,7 @@ class LiveRun:
             from critic.base import CRITICS
             from cua.agent import Agent, AgentConfig
             from cua.planners import PLANNERS
-            from cua.store import episode_dirname, write_json
+            from cua.core.store import episode_dirname, write_json
             from grounding import GROUNDERS
 
             spec = self.spec
@@ -243,7 +243,7 @@ class _StreamingWriter:
     """EpisodeWriter that reports each step once it is on disk, then waits at the gate."""
 
     def __new__(cls, folder: Path, run: LiveRun):
-        from cua.store import EpisodeWriter
+        from cua.core.store import EpisodeWriter
 
         class Writer(EpisodeWriter):
             def write_step(self, record: StepRecord, screenshot: Image.Image) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from cua.core import CuaError, StepRecord
-from cua.store import RESULT_FILE, STEPS_FILE, Episode, load_episode
+from cua.core.store import RESULT_FILE, STEPS_FILE, Episode, load_episode
 from cua.ui import render
 
 FILTERS = ("all steps", "vetoed", "failed")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cua.core import Box, ModelSpace, Point
-from cua.store import atomic_write_bytes
+from cua.core.store import atomic_write_bytes
 from data_synth.export.records import VerifiedTask, place_image, verified_tasks, write_manifest
 from data_synth.instructions import GroundingSample, Perspective
 

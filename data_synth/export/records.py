@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cua.core import StepRecord
-from cua.store import load_episode, write_json
+from cua.core.store import load_episode, write_json
 from data_synth.instructions import GroundingSample
 from data_synth.pipeline import TASKS_DIR, finished
 from data_synth.rng import stable_fraction

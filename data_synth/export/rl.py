@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from cua.store import atomic_write_bytes
+from cua.core.store import atomic_write_bytes
 from data_synth.export.records import verified_tasks, write_manifest
 
 

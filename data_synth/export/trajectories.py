@@ -26,7 +26,7 @@ from PIL import Image
 
 from cua.core import Action, Drag, ModelSpace
 from cua.core.codecs import CodecName, emit
-from cua.store import atomic_write_bytes
+from cua.core.store import atomic_write_bytes
 from data_synth.export.records import place_image, verified_tasks, write_manifest
 
 DEFAULT_SYSTEM = ("You are a computer-use agent. You see a screenshot of a web app after each action and "

@@ -15,7 +15,7 @@ from cua.agent import Agent, AgentConfig
 from cua.core import CuaError, Grounding, Observation, Point, Verdict
 from cua.planners import InstructionListPlanner
 from cua.runner import run_suite
-from cua.store import EpisodeWriter, load_episode
+from cua.core.store import EpisodeWriter, load_episode
 from cua.suites import get_suite
 from envs.miniwob import make_task
 from grounding.a11y import A11yGrounder

@@ -23,7 +23,7 @@ from critic.prompts import GUI_CRITIC_USER
 from cua.agent import Agent
 from cua.core import Click, CuaError, Verdict
 from cua.planners import InstructionListPlanner
-from cua.store import EpisodeWriter
+from cua.core.store import EpisodeWriter
 from envs.miniwob import make_task
 from grounding.a11y import A11yGrounder
 

@@ -19,7 +19,7 @@ from critic.history import (
 from cua.agent import Agent, AgentConfig
 from cua.core import Task
 from cua.planners import InstructionListPlanner
-from cua.store import EpisodeWriter, load_episode
+from cua.core.store import EpisodeWriter, load_episode
 from grounding.a11y import A11yGrounder
 
 from .conftest import require_chromium

@@ -12,7 +12,7 @@ from critic.base import ApproveAll, ReviewContext
 from cua.agent import Agent, AgentConfig
 from cua.core import Click, Verdict
 from cua.planners import InstructionListPlanner
-from cua.store import EpisodeWriter, load_episode
+from cua.core.store import EpisodeWriter, load_episode
 from envs.miniwob import make_task
 from grounding.a11y import A11yGrounder
 

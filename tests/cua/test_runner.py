@@ -16,7 +16,7 @@ from cua.core import Click, Verdict
 from cua.planners import InstructionListPlanner
 from cua.replay import replay_episode
 from cua.runner import run_suite
-from cua.store import load_episode
+from cua.core.store import load_episode
 from cua.suites import SUITES, Suite
 from envs.miniwob import MiniWoBEnv
 from grounding.a11y import A11yGrounder

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from cua.core import Click, CuaError, EpisodeResult, StepRecord
-from cua.store import EpisodeWriter, episode_dirname, load_episode
+from cua.core.store import EpisodeWriter, episode_dirname, load_episode
 
 
 def _shot(colour: str = "white") -> Image.Image:

@@ -10,7 +10,7 @@ from critic.base import ApproveAll
 from cua.agent import Agent, AgentConfig
 from cua.core import Click
 from cua.planners import InstructionListPlanner
-from cua.store import load_episode
+from cua.core.store import load_episode
 from data_synth.apps import FAMILIES, TEMPLATES
 from data_synth.env import make_task, task_from_synth
 from data_synth.instructions import describe, inventory

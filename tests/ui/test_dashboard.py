@@ -12,7 +12,7 @@ from PIL import Image
 import app
 from cua.core import Attempt, EpisodeResult, Intent, StepRecord, Verdict
 from cua.core.actions import Click
-from cua.store import EpisodeWriter, load_episode, write_json
+from cua.core.store import EpisodeWriter, load_episode, write_json
 from cua.ui import compare, dashboard
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cua.store import load_episode
+from cua.core.store import load_episode
 from cua.ui.human import Decision, moved
 from cua.ui.live import Event, LiveRun, RunSpec
 

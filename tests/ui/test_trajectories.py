@@ -8,7 +8,7 @@ from PIL import Image
 import app
 from cua.core import Attempt, CuaError, EpisodeResult, Intent, StepRecord, Verdict
 from cua.core.actions import Click
-from cua.store import EpisodeWriter
+from cua.core.store import EpisodeWriter
 from cua.ui.trajectories import filter_steps, find_runs, html_report, list_episodes
 
 
@@ -37,7 +37,7 @@ def test_find_and_filter(tmp_path):
     assert find_runs(tmp_path / "runs") == [tmp_path / "runs" / "app" / "r1"]
     assert list_episodes(tmp_path / "runs" / "app" / "r1") == [folder]
     assert list_episodes(folder) == [folder]
-    from cua.store import load_episode
+    from cua.core.store import load_episode
 
     steps = load_episode(folder).steps
     assert filter_steps(steps, "vetoed") == [1]

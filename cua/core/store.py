@@ -24,7 +24,8 @@ from pathlib import Path
 from PIL import Image
 from pydantic import ValidationError
 
-from cua.core import CuaError, EpisodeResult, StepRecord
+from cua.core.errors import CuaError
+from cua.core.records import EpisodeResult, StepRecord
 
 log = logging.getLogger(__name__)
 
