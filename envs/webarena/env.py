@@ -10,7 +10,8 @@ once the action has settled) and, for ``Done``, ``answer``: what offline rescori
 A site that does not answer is a PageLoadError (infrastructure), never an agent failure.
 
 For a Verified task each step's info also carries ``network``: the HAR entries of the requests
-that finished since the previous step (``envs.webarena.netlog``). The live score reads exactly
+that finished since the previous step (``envs.webarena.netlog``), login secrets masked except
+the ones the task's evaluators read (``envs.webarena.redact``). The live score reads exactly
 those entries, so offline rescoring from ``steps.jsonl`` sees the same trace.
 """
 
@@ -31,6 +32,7 @@ from envs.webarena.evaluators import (
     evaluate_task,
 )
 from envs.webarena.netlog import NetworkRecorder
+from envs.webarena.redact import TraceRedactor
 from envs.webarena.sites import SiteConfig
 from envs.webarena.task import UnsupportedTaskError, VerifiedTask, WebArenaTask
 from envs.webarena.verified import evaluate_verified
@@ -87,7 +89,8 @@ class WebArenaEnv(BrowserEnv):
         self._open("about:blank")  # a fresh context: no cookies from the last episode
         self.trace, self._recorder = [], None
         if isinstance(spec, VerifiedTask):
-            self._recorder = NetworkRecorder()
+            # Login secrets are masked unless this task's evaluators read them (envs.webarena.redact).
+            self._recorder = NetworkRecorder(TraceRedactor.for_task(e.model_dump() for e in spec.eval))
             self._recorder.attach(self.page.context)
         storage = task.config.get("storage_state")
         if storage:

@@ -90,6 +90,10 @@ def ua_match_prompt(pred: str, reference: str, question: str) -> str:
 
 
 def fuzzy_match(ref: str, pred: str, intent: str, judge: Judge) -> float:
+    # Upstream StringEvaluator.fuzzy_match (web-arena-x/webarena evaluators.py, commit 1a628d69):
+    # "llm_fuzzy_match was messing up when pred is blank", so a blank answer never reaches the judge.
+    if len(pred) == 0:
+        return 1.0 if len(ref) == 0 else 0.0
     reply = judge(fuzzy_match_prompt(pred, ref, intent)).lower()
     if "partially correct" in reply or "incorrect" in reply:  # before "correct": it is inside "incorrect"
         return 0.0

@@ -9,6 +9,8 @@ listens to the browser context's finished and failed requests and writes each as
 trace is a valid HAR that the official package reads too. Static assets (the extensions
 upstream's ``is_evaluation_event`` skips) and non-http(s) URLs are not kept; response bodies
 are kept for JSON responses only (the only content the evaluator parses), up to 256 KiB.
+Login secrets (cookies, Authorization, password / token form fields) are masked before an
+entry leaves the recorder, except those the task's own evaluator reads (``redact``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from envs.webarena.redact import TraceRedactor
 
 STATIC_SUFFIXES = (".css", ".js", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".woff", ".woff2", ".ttf",
                    ".ico", ".webp")
@@ -40,8 +44,9 @@ def _cookies(headers: list[dict[str, str]]) -> list[dict[str, str]]:
     return out
 
 
-def har_entry(request: Any) -> dict[str, Any] | None:
-    """One Playwright Request (finished or failed) → a HAR entry; None when not kept."""
+def har_entry(request: Any, redactor: TraceRedactor | None = None) -> dict[str, Any] | None:
+    """One Playwright Request (finished or failed) → a HAR entry, its secrets masked by
+    ``redactor`` (default: every secret masked); None when not kept."""
     if not is_evaluation_url(request.url):
         return None
     headers = [{"name": k, "value": v} for k, v in request.all_headers().items()]
@@ -66,15 +71,18 @@ def har_entry(request: Any) -> dict[str, Any] | None:
         entry_response = {"status": response.status, "headers": resp_headers, "cookies": _cookies(resp_headers),
                           "content": content, "redirectURL": response.headers.get("location", "")}
     start = float((request.timing or {}).get("startTime") or 0.0)
-    return {"startedDateTime": start, "request": entry_request, "response": entry_response}
+    entry = {"startedDateTime": start, "request": entry_request, "response": entry_response}
+    return (redactor or TraceRedactor()).entry(entry)
 
 
 class NetworkRecorder:
     """Collects the requests of a browser context; ``drain()`` turns the finished ones into
-    HAR entries in start order (called between actions, never inside Playwright's callbacks)."""
+    HAR entries in start order (called between actions, never inside Playwright's callbacks).
+    ``redactor`` says which secrets the task's evaluators read (the rest are masked)."""
 
-    def __init__(self) -> None:
+    def __init__(self, redactor: TraceRedactor | None = None) -> None:
         self._pending: list[Any] = []
+        self._redactor = redactor or TraceRedactor()
 
     def attach(self, context: Any) -> None:
         context.on("requestfinished", self._collect)
@@ -88,7 +96,7 @@ class NetworkRecorder:
         entries = []
         for request in pending:
             try:
-                entry = har_entry(request)
+                entry = har_entry(request, self._redactor)
             except Exception:  # noqa: BLE001 — a request of a closed page: nothing to read
                 continue
             if entry is not None:

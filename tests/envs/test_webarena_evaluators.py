@@ -92,6 +92,22 @@ def test_fuzzy_match_reply_parsing_checks_incorrect_before_correct() -> None:
         fuzzy_match("blue", "x", "q", lambda p: "I cannot say")
 
 
+def test_fuzzy_match_scores_a_blank_answer_without_asking_the_judge() -> None:
+    # Upstream StringEvaluator.fuzzy_match: a blank prediction is 1.0 only for a blank reference.
+    from cua.webarena_suite import make_judge
+    from envs.webarena.sites import JudgeConfig
+
+    ev = _eval(reference_answers={"fuzzy_match": ["blue"]})
+    with servers.serve_judge() as (base_url, requests):
+        judge = make_judge(JudgeConfig(base_url=base_url, model="judge-model", api_key_env=None))
+        assert string_score(ev, "Which colour?", "", judge) == 0.0
+        assert string_score(ev, "Which colour?", ' "" ', judge) == 0.0  # blank once cleaned
+        assert requests == []
+        assert fuzzy_match("", "", "q", judge) == 1.0 and requests == []
+        assert string_score(ev, "Which colour?", "blue", judge) == 1.0  # a real answer still goes out
+        assert len(requests) == 1
+
+
 def test_fuzzy_na_uses_exact_match_first_then_the_ua_judge() -> None:
     ev = _eval(reference_answers={"fuzzy_match": "N/A"}, string_note="the store sells no boats")
     calls: list[str] = []

@@ -18,6 +18,7 @@ from cua.runner import run_suite
 from cua.suites import Suite
 from cua.webarena_suite import rescore_run, webarena_suite
 from envs.webarena.netlog import events_from
+from envs.webarena.redact import TraceRedactor
 from envs.webarena.rescore import export_official
 from envs.webarena.sites import SiteConfig
 from envs.webarena.verified import evaluate_verified, parse_agent_response, unsupported_reason
@@ -170,6 +171,92 @@ def test_should_not_exist_inverts_the_check_and_support_names_the_evaluator() ->
     assert "JSONPath" in unsupported_reason(flt)
 
 
+# ---- secrets in the trace (envs.webarena.redact) --------------------------------------------
+
+# The NetworkEventEvaluators of webarena-verified 1.2.3 dataset tasks 268 (a request Cookie
+# pattern) and 511 (a response cookie) as published: the two ways the dataset reads cookie
+# values. (268's own answer check, a duration, is replaced by a plain MUTATE one.)
+OSM_ROUTE = {"task_id": 268, "sites": ["map"], "eval": [
+    {"evaluator": "AgentResponseEvaluator", "results_schema": {"type": "null"},
+     "expected": {"task_type": "mutate", "status": "SUCCESS", "retrieved_data": None}},
+    {"evaluator": "NetworkEventEvaluator", "ignored_query_params_patterns": [".*"], "expected": {
+        "url": "^.*/route/v1/.*/-68.2177005,44.3494709;-68.8315387,44.0478975.*$",
+        "headers": {"Cookie": "^.*_osm_directions_engine=fossgis_osrm_bicycle.*$"}}}]}
+WISHLIST = {"task_id": 511, "sites": ["shopping"], "eval": [
+    {"evaluator": "AgentResponseEvaluator", "results_schema": {"type": "null"},
+     "expected": {"task_type": "mutate", "status": "SUCCESS", "retrieved_data": None}},
+    {"evaluator": "NetworkEventEvaluator", "expected": {
+        "url": "__SHOPPING__/wishlist/index/add/", "http_method": "POST", "response_status": 302,
+        "response_cookies": {"mage-messages": "^.*(?=.*laundry)(?=.*detergent).* has been added to your wish list.*$"},
+        "post_data": {"qty": None}}}]}
+SECRETS = ("osm-session-77aa", "shop-session-88bb", "fk-key-99cc", "Pw-secret-11dd", "tok-22ee")
+
+
+def masked_score(task: dict, reply: str, trace: list) -> tuple[float, float, str]:
+    """(score on the trace, score on the masked trace, the masked trace as stored)."""
+    redactor = TraceRedactor.for_task(task["eval"])
+    masked = [redactor.entry(e) for e in trace]
+    urls = {**URLS, "__MAP__": "http://10.0.0.5:3000"}
+    return (evaluate_verified(task, reply, trace, urls)["score"], evaluate_verified(task, reply, masked, urls)["score"],
+            json.dumps(masked))
+
+
+def with_cookies(e: dict, cookie: str | None = None, set_cookies: tuple[str, ...] = ()) -> dict:
+    if cookie:
+        e["request"]["headers"].append({"name": "cookie", "value": cookie})
+    for line in set_cookies:
+        e["response"]["headers"].append({"name": "set-cookie", "value": line})
+        name, _, rest = line.partition("=")
+        e["response"]["cookies"].append({"name": name, "value": rest.split(";")[0]})
+    return e
+
+
+def test_cookies_the_task_reads_stay_and_every_other_secret_is_masked() -> None:
+    route = "http://10.0.0.5:3000/route/v1/bike/-68.2177005,44.3494709;-68.8315387,44.0478975?x=1"
+    for engine, expected in (("fossgis_osrm_bicycle", 1.0), ("fossgis_osrm_car", 0.0)):
+        trace = [with_cookies(entry("GET", route), f"_osm_session=osm-session-77aa; _osm_directions_engine={engine}")]
+        live, stored, text = masked_score(OSM_ROUTE, answer("MUTATE"), trace)
+        assert live == stored == expected
+        assert "osm-session-77aa" not in text and f"_osm_directions_engine={engine}" in text
+    post = with_cookies(entry("POST", "http://10.0.0.5:7770/wishlist/index/add/", 302,
+                              post="product=7&form_key=fk-key-99cc&login%5Bpassword%5D=Pw-secret-11dd"),
+                        "PHPSESSID=shop-session-88bb",
+                        ("PHPSESSID=shop-session-88bb; path=/; HttpOnly",
+                         "mage-messages=Laundry%20Detergent%20has%20been%20added%20to%20your%20wish%20list; path=/"))
+    post["request"]["headers"].append({"name": "Authorization", "value": "Bearer tok-22ee"})
+    live, stored, text = masked_score(WISHLIST, answer("MUTATE"), [post])
+    assert live == stored == 1.0
+    assert not [s for s in SECRETS if s in text], text
+    assert "product=7&form_key=***&login%5Bpassword%5D=***" in text and "has%20been%20added" in text
+    # Masking never changes a verdict of the official package on the parity cases.
+    for case in PARITY["cases"]:
+        task = next(t for t in PARITY["tasks"] if t["task_id"] == case["task_id"])
+        masked = [TraceRedactor.for_task(task["eval"]).entry(e) for e in case["trace"]]
+        result = evaluate_verified(task, case["answer"], masked, PARITY["urls"])
+        assert [result["status"], result["score"]] == case["official"]
+
+
+def test_json_and_multipart_bodies_mask_secret_fields_unless_the_evaluator_reads_them() -> None:
+    redactor = TraceRedactor.for_task([{"evaluator": "NetworkEventEvaluator",
+                                        "expected": {"url": "x", "post_data": {"$.user.api_token": "t"}}}])
+    json_post = {"mimeType": "application/json",
+                 "text": json.dumps({"user": {"password": "Pw-secret-11dd", "api_token": "keep-me", "name": "al"}})}
+    boundary = "XyZ"
+    multipart = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"authenticity_token\"\r\n\r\ntok-22ee\r\n"
+                 f"--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nlgtm\r\n--{boundary}--\r\n")
+    e1 = {"request": {"method": "POST", "url": "http://h/a", "headers": [], "postData": json_post},
+          "response": {"status": 200, "headers": [], "cookies": [],
+                       "content": {"mimeType": "application/json", "text": '{"csrf_token": "tok-22ee", "ok": true}'}}}
+    e2 = {"request": {"method": "POST", "url": "http://h/b", "headers": [],
+                      "postData": {"mimeType": f"multipart/form-data; boundary={boundary}", "text": multipart}},
+          "response": {"status": 200, "headers": [], "cookies": [], "content": {}}}
+    out1, out2 = redactor.entry(e1), redactor.entry(e2)
+    assert json.loads(out1["request"]["postData"]["text"]) == {"user": {"password": "***", "api_token": "keep-me", "name": "al"}}
+    assert json.loads(out1["response"]["content"]["text"]) == {"csrf_token": "***", "ok": True}
+    assert events_from([out2])[0].post_data == {"authenticity_token": "***", "note": "lgtm"}
+    assert "tok-22ee" in json.dumps(e1)  # the recorded entry itself is not changed in place
+
+
 # ---- live episodes in Chromium, then offline ------------------------------------------------
 
 NICKNAME, DETAIL, SUBMIT = Click(x=120, y=35), Click(x=120, y=95), Click(x=120, y=155)
@@ -274,3 +361,39 @@ def test_offline_rescore_equals_live_and_exports_the_official_layout(tmp_path: P
     har = json.loads((out / "network.har").read_text())
     assert any("search.html" in e["request"]["url"] for e in har["log"]["entries"])
     assert json.loads((out / "agent_response.json").read_text())["task_type"] == "NAVIGATE"
+
+
+LOGIN_TASK = {"sites": ["shopping"], "task_id": 50, "start_urls": ["__SHOPPING__/login.html"],
+              "intent": "Sign in to the store", "eval": [
+    {"evaluator": "AgentResponseEvaluator", "results_schema": {"type": "null"},
+     "expected": {"task_type": "mutate", "status": "SUCCESS", "retrieved_data": None}},
+    {"evaluator": "NetworkEventEvaluator", "expected": {
+        "url": "__SHOPPING__/login/post", "http_method": "POST", "response_status": 302,
+        "post_data": {"username": "alice"}, "headers": {"Cookie": "^.*site_pref=bicycle.*$"},
+        "response_cookies": {"mage-messages": "^.*welcome back.*$"}}}]}
+STORAGE_SESSION = "storage-sess-1d2e3f4a"  # the login the storage-state file brings
+
+
+@needs_chromium
+def test_a_login_post_and_session_cookies_never_reach_the_stored_trace(tmp_path: Path, site: str) -> None:
+    (tmp_path / "tasks.json").write_text(json.dumps([LOGIN_TASK]))
+    cookies = [{"name": n, "value": v, "domain": "127.0.0.1", "path": "/", "expires": -1, "httpOnly": False,
+                "secure": False, "sameSite": "Lax"} for n, v in (("session", STORAGE_SESSION), ("site_pref", "bicycle"))]
+    (tmp_path / "shopping_state.json").write_text(json.dumps({"cookies": cookies, "origins": []}))
+    sites = SiteConfig(sites={"shopping": site}, storage_states={"shopping": str(tmp_path / "shopping_state.json")})
+    suite = webarena_suite(str(tmp_path / "tasks.json"), sites=sites)
+    agent = Agent(ScriptedPlanner({"webarena/50": [SUBMIT, Done(answer=answer("MUTATE"))]}),
+                  A11yGrounder(), ApproveAll())
+    runs = tmp_path / "run"
+    summary = run_suite(suite, ["50"], [0], agent, runs, show_progress=False)
+    assert [r.reward for r in summary.results] == [1.0], [r.error for r in summary.results]
+    episode = runs / "episodes" / "webarena_50__seed0"
+    har = export_official(episode, tmp_path / "official")
+    for stored in (episode / "steps.jsonl", har / "network.har"):
+        text = stored.read_text()
+        assert "login/post" in text and "username=alice" in text  # the post itself is kept
+        for secret in ("Hunter2-login-pw", "fk-9f8e7d6c", STORAGE_SESSION, servers.SERVER_SESSION):
+            assert secret not in text, f"{secret} in {stored.name}"
+        assert "site_pref=bicycle" in text and "session=***" in text and "PHPSESSID=***" in text
+    report = rescore_run(runs, sites=sites)
+    assert [(e["score"], e["original_reward"]) for e in report["episodes"]] == [(1.0, 1.0)]

@@ -19,12 +19,22 @@ from typing import Any
 FIXTURES = Path(__file__).parent
 TASKS = FIXTURES / "config_files" / "test.raw.json"
 VERIFIED = FIXTURES / "webarena-verified.json"
+SERVER_SESSION = "srv-sess-5a4b3c2d"  # the session cookie /login/post hands out
 
 
 class _SiteHandler(SimpleHTTPRequestHandler):
     def do_POST(self) -> None:
-        """A form post answered like a shop answers one: 302 to the product, a message cookie."""
+        """A form post answered like a shop answers one: 302 to the product, a message cookie.
+        A login post also gets a fresh session cookie (what the trace must not keep)."""
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/login/post"):
+            self.send_response(302)
+            self.send_header("Location", "/index.html")
+            self.send_header("Set-Cookie", f"PHPSESSID={SERVER_SESSION}; Path=/; HttpOnly")
+            self.send_header("Set-Cookie", "mage-messages=Welcome%20back%20alice; Path=/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if not self.path.startswith("/review/post"):
             self.send_error(404)
             return
