@@ -13,6 +13,10 @@ and lists only the tasks it can set up and score; every other task is in ``skipp
 reason. VM providers skip only tasks whose evaluator OSWorld itself does not know.
 ``chromium_proxy=URL`` (or ``$CUA_OSWORLD_CHROMIUM_PROXY``) sends the local Chromium's traffic
 through a proxy, e.g. a local mirror that serves a task's pages offline.
+``trust_commands=1`` (or ``$CUA_OSWORLD_TRUST_COMMANDS=1``) lets ``local`` run tasks whose setup,
+postconfig or getters run shell commands from the task file on this machine, isolated with
+``unshare`` where it works (``envs/osworld/jail.py``); without it those tasks are skipped with
+the command they would run. VM providers run such commands in the VM, as OSWorld does.
 """
 
 from __future__ import annotations
@@ -113,6 +117,7 @@ def read_source(path: Path) -> OSWorldSource:
 
 
 def osworld_suite(spec: str) -> Suite:
+    from envs.osworld.jail import trusted_by_env
     from envs.osworld.support import evaluator_reason, local_reason
     from envs.osworld.task import TaskFileError, parse_task
 
@@ -123,6 +128,8 @@ def osworld_suite(spec: str) -> Suite:
     source = read_source(path)
     cache_root = params.get("cache") or os.environ.get("CUA_OSWORLD_CACHE")
     chromium_proxy = params.pop("chromium_proxy", None) or os.environ.get(CHROMIUM_PROXY_ENV_VAR)
+    trust = params.pop("trust_commands", None)
+    trust_commands = trusted_by_env() if trust is None else trust.strip().lower() in ("1", "true", "yes", "on")
 
     skipped: list[tuple[str, str]] = []
     runnable: list[str] = []
@@ -133,7 +140,7 @@ def osworld_suite(spec: str) -> Suite:
             try:
                 task = parse_task(entry.data, str(entry.path))
                 cache = [Path(cache_root) / task.id] if cache_root else []
-                reason = (local_reason(task, entry.domain, cache) if provider == "local"
+                reason = (local_reason(task, entry.domain, cache, trust_commands) if provider == "local"
                           else evaluator_reason(task))
             except TaskFileError as exc:
                 reason = f"invalid task file: {exc}"
@@ -156,7 +163,8 @@ def osworld_suite(spec: str) -> Suite:
             from envs.osworld.env import OSWorldLocalConfig, OSWorldLocalEnv
 
             flags = [f"--proxy-server={chromium_proxy}"] if chromium_proxy else []
-            return OSWorldLocalEnv(OSWorldLocalConfig(cache_root=cache_root, chromium_flags=flags))
+            return OSWorldLocalEnv(OSWorldLocalConfig(cache_root=cache_root, chromium_flags=flags,
+                                                      trust_commands=trust_commands))
         from envs.osworld.vm import OSWorldVMConfig, OSWorldVMEnv
 
         return OSWorldVMEnv(OSWorldVMConfig.from_params(provider, params, cache_root))

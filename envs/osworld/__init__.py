@@ -7,14 +7,16 @@ from envs.osworld.task import (
     Evaluator,
     GetterSpec,
     OSWorldTask,
+    SandboxPathError,
     SetupStep,
     TaskFileError,
     UnsupportedTaskError,
+    UntrustedCommandError,
     load_task,
     parse_task,
 )
 
 __all__ = [
-    "EvaluationError", "Evaluator", "GetterSpec", "OSWorldTask", "SetupStep", "TaskFileError",
-    "UnsupportedTaskError", "load_task", "parse_task",
+    "EvaluationError", "Evaluator", "GetterSpec", "OSWorldTask", "SandboxPathError", "SetupStep",
+    "TaskFileError", "UnsupportedTaskError", "UntrustedCommandError", "load_task", "parse_task",
 ]

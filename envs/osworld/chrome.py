@@ -36,6 +36,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from cua.core import EnvError
 from envs.osworld.machine import LocalMachine
+from envs.osworld.task import UnsupportedTaskError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,15 @@ QUIET_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--no-default-browser-check", "--password-store=basic")
 # Flags of the task's command line that we set ourselves.
 _OWN_FLAGS = ("--user-data-dir", "--remote-debugging-port", "--remote-debugging-address")
+# Chromium flags that make it run another program (e.g. --renderer-cmd-prefix="sh -c ..."):
+# the rest of a task's Chrome command line is kept, these would run a task command unjailed.
+_PROGRAM_FLAG_PARTS = ("cmd-prefix", "launcher", "subprocess-path", "gdb", "wrapper")
+
+
+def program_flags(argv: list[str]) -> list[str]:
+    """The task's Chrome flags that would start a program of the task's choosing."""
+    return [a for a in argv[1:] if a.startswith("--")
+            and any(part in a.split("=", 1)[0] for part in _PROGRAM_FLAG_PARTS)]
 PORT_WAIT_S = 20.0
 PAGE_TIMEOUT_MS = 30_000  # OSWorld's open_tabs waits 60 s per page; loopback pages need less
 
@@ -77,6 +87,9 @@ def chromium_argv(argv: list[str], machine: LocalMachine, extra_flags: list[str]
     exe = chromium_executable()
     if exe is None:
         raise EnvError(f"no Chromium to stand in for {argv[0]!r} (set ${CHROMIUM_ENV_VAR})")
+    unsafe = program_flags(argv)
+    if unsafe:
+        raise UnsupportedTaskError(f"Chrome flag {unsafe[0]!r} would run a program of the task's")
     kept = [a for a in argv[1:] if not a.startswith(_OWN_FLAGS)]
     return [exe, *QUIET_FLAGS, *extra_flags, f"--user-data-dir={machine.chromium_profile}",
             "--remote-debugging-port=0", *kept]
@@ -89,7 +102,7 @@ def launch_chromium(machine: LocalMachine, argv: list[str], extra_flags: list[st
         return machine.chromium
     port_file = machine.chromium_profile / "DevToolsActivePort"
     port_file.unlink(missing_ok=True)  # a stale one from the previous run of this profile
-    proc = machine.launch(chromium_argv(argv, machine, extra_flags))
+    proc = machine.launch_own(chromium_argv(argv, machine, extra_flags))  # our argv: not jailed
     machine.chromium = proc
     return proc
 

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlparse
 from cua.core import CuaError
 from envs.osworld import chrome
 from envs.osworld.context import Getter, GetterContext
+from envs.osworld.machine import inside
 
 _DEFAULT_WEBPREFS = {"default_fixed_font_size": 13, "default_font_size": 16, "minimum_font_size": 13}
 
@@ -225,7 +226,7 @@ def _sqlite_rows(env: GetterContext, name: str, dest: str, query: str) -> list[t
     src = env.machine.chromium_profile / "Default" / name
     if not src.is_file():
         return None  # OSWorld: the file fetch fails, logged, None
-    local = env.cache_dir / dest
+    local = inside(env.cache_dir, str(dest), f"{name} dest")
     local.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, local)
     try:

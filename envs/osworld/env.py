@@ -20,13 +20,19 @@ from typing import Self
 from cua.core import Action, EnvError, Observation
 from envs.base import StepResult, Task
 from envs.desktop import DesktopConfig, DesktopEnv
+from envs.osworld import jail
 from envs.osworld.evaluate import evaluate as osworld_evaluate
 from envs.osworld.getters import LOCAL_GETTERS, GetterContext
 from envs.osworld.machine import LocalMachine
 from envs.osworld.metrics import METRICS
 from envs.osworld.setup import SetupRunner
-from envs.osworld.support import local_notes, local_reason
-from envs.osworld.task import OSWorldTask, UnsupportedTaskError, parse_task
+from envs.osworld.support import local_notes, local_reason, untrusted_reason
+from envs.osworld.task import (
+    OSWorldTask,
+    UnsupportedTaskError,
+    UntrustedCommandError,
+    parse_task,
+)
 
 CACHE_ENV_VAR = "CUA_OSWORLD_CACHE"  # OSWorld's cache/ folder: <dir>/<task id>/<files>
 log = logging.getLogger(__name__)
@@ -44,6 +50,13 @@ class OSWorldLocalConfig:
     # Extra flags for the Chromium that plays the guest's Chrome, e.g. "--proxy-server=URL" to
     # serve a task's internet pages from a local mirror.
     chromium_flags: list[str] = field(default_factory=list)
+    # Run commands from task files on this machine (jailed where unshare works; jail.py).
+    # None: $CUA_OSWORLD_TRUST_COMMANDS. Without it such tasks are refused at reset().
+    trust_commands: bool | None = None
+
+    @property
+    def trusts_commands(self) -> bool:
+        return jail.trusted_by_env() if self.trust_commands is None else self.trust_commands
 
 
 def task_cache_dirs(task_id: str, cache_root: str | None) -> list[Path]:
@@ -82,13 +95,15 @@ class OSWorldLocalEnv:
         osw = raw if isinstance(raw, OSWorldTask) else parse_task(raw, task.id)
         self._task_dir = Path(task.config["task_dir"]) if task.config.get("task_dir") else None
         download_dirs = task_cache_dirs(osw.id, self.config.cache_root)
-        reason = local_reason(osw, task.config.get("domain"), download_dirs)
+        trusted = self.config.trusts_commands
+        reason = local_reason(osw, task.config.get("domain"), download_dirs, trusted)
         if reason:
-            raise UnsupportedTaskError(f"{task.id}: {reason}")
+            error = UnsupportedTaskError if trusted or not untrusted_reason(osw) else UntrustedCommandError
+            raise error(f"{task.id}: {reason}")
         self._end_episode()
         self.desktop.reset(Task(id=task.id, instruction=osw.instruction, seed=task.seed))
         root = Path(tempfile.mkdtemp(prefix=f"osworld-{osw.id[:8]}-", dir=self.config.work_root))
-        self.machine = LocalMachine(root, self.desktop.display)
+        self.machine = LocalMachine(root, self.desktop.display, trusted)
         # OSWorld's env.cache_dir is cache/<task id>: downloads and vm_file copies land there.
         self._cache_dir = download_dirs[0] if download_dirs else self.machine.cache_dir
         self._cache_dir.mkdir(parents=True, exist_ok=True)

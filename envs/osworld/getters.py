@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlparse
 from cua.core import CuaError
 from envs.osworld.chrome_getters import CHROME_GETTERS
 from envs.osworld.context import Getter, GetterContext
+from envs.osworld.machine import inside
+from envs.osworld.task import SandboxPathError
 
 
 def _many(config: dict[str, Any]) -> tuple[list[str], list[str], set[int]]:
@@ -34,16 +36,17 @@ def _one_or_list(items: list[Any]) -> Any:
 
 
 def get_vm_file(env: GetterContext, config: dict[str, Any]) -> str | None | list[str | None]:
-    """Copy guest files into the cache dir; a missing file gives None (OSWorld logs, no raise)."""
+    """Copy guest files into the cache dir; a missing file gives None (OSWorld logs, no raise).
+    Only files in the sandbox home are read (SandboxPathError otherwise)."""
     paths, dests, gives = _many(config)
     out: list[str | None] = []
     for i, (p, d) in enumerate(zip(paths, dests)):
-        src = env.machine.vm_path(p)
+        src = env.machine.guest_file(str(p), "vm_file path")
+        local = inside(env.cache_dir, str(d), "vm_file dest")
         if not src.is_file():
             if i in gives:
                 out.append(None)
             continue
-        local = env.cache_dir / d
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, local)
         if i in gives:
@@ -57,7 +60,7 @@ def get_cloud_file(env: GetterContext, config: dict[str, Any]) -> str | list[str
     paths, dests, gives = _many(config)
     out: list[str] = []
     for i, (url, d) in enumerate(zip(paths, dests)):
-        local = env.cache_dir / d
+        local = inside(env.cache_dir, str(d), "cloud_file dest")
         if i in gives:
             out.append(str(local))
         if local.exists():
@@ -71,16 +74,30 @@ def get_cloud_file(env: GetterContext, config: dict[str, Any]) -> str | list[str
 
 
 def get_cache_file(env: GetterContext, config: dict[str, Any]) -> str:
-    path = env.cache_dir / config["path"]
+    path = inside(env.cache_dir, str(config["path"]), "cache_file path")
     assert path.exists(), f"cache file {path} does not exist"  # OSWorld asserts too
     return str(path)
 
 
+def task_tree(task_dir: Path) -> Path:
+    """Where a task's own files may live: the ``evaluation_examples`` folder of a task in the
+    official layout (``<root>/examples/<domain>/<id>.json``), else the task's folder."""
+    return task_dir.parent.parent if task_dir.parent.name == "examples" else task_dir
+
+
 def get_local_file(env: GetterContext, config: dict[str, Any]) -> str | list[str]:
-    """Files next to the task JSON (``path`` relative to its folder), for hand-made tasks."""
+    """Files next to the task JSON (``path`` relative to its folder), for hand-made tasks;
+    never outside the task's tree (see task_tree)."""
     base = env.task_dir or Path.cwd()
+    root = task_tree(base).resolve()
     paths = config["path"] if config.get("multi", False) else [config["path"]]
-    return _one_or_list([str((base / p).resolve()) for p in paths])
+    out = []
+    for p in paths:
+        local = (base / str(p)).resolve()
+        if Path(str(p)).is_absolute() or not local.is_relative_to(root):
+            raise SandboxPathError(f"local_file {p!r} is outside the task's folder {root}")
+        out.append(str(local))
+    return _one_or_list(out)
 
 
 def get_vm_command_line(env: GetterContext, config: dict[str, Any]) -> str | None:
@@ -119,5 +136,7 @@ LOCAL_GETTERS: dict[str, Getter] = {
     name.removeprefix("get_"): fn for name, fn in globals().items()
     if name.startswith("get_") and callable(fn)
 } | CHROME_GETTERS
+# Getters that run a command from the task file (only with trust_commands).
+COMMAND_GETTERS = frozenset({"vm_command_line", "vm_command_error"})
 
 __all__ = ["LOCAL_GETTERS", "Getter", "GetterContext"]

@@ -3,18 +3,24 @@
 OSWorld's guest is Ubuntu with user ``user`` (home ``/home/user``); its Flask server runs setup
 commands with ``subprocess.run(command, shell=shell, timeout=120)``, ``shlex.split``-ing a string
 command when ``shell`` is false and expanding ``~/`` arguments (``desktop_env/server/main.py``
-``execute_command``). Here the same commands run on this machine with ``HOME`` set to a fresh
-sandbox folder, the working directory in it, and ``/home/user`` rewritten to it, so a task file
-never writes into the real home. It is a sandbox for paths, not a security boundary: only run
-task files you trust (as with OSWorld's own VM-less setups).
+``execute_command``). Here a task's commands run only when the user trusts them
+(``trust_commands``; otherwise UntrustedCommandError), inside the jail of jail.py when it works
+here (no network, read-only filesystem but the sandbox, real home hidden), with ``HOME`` set to
+a fresh sandbox folder, the working directory in it, and ``/home/user`` rewritten to it.
+Programs of our own (the episode's Chromium, the app that opens a file) start with
+``launch_own``, outside the jail. Paths from the task file that the adapter reads or writes
+itself go through ``guest_file`` / ``inside``: anything leading out of the sandbox (``/etc``,
+``..``, a symlink planted by a command) is a SandboxPathError.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -23,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from cua.core import EnvError
+from envs.osworld import jail
+from envs.osworld.task import SandboxPathError, UntrustedCommandError
 
 VM_HOME = "/home/user"
 SERVER_TIMEOUT_S = 120  # the guest server's subprocess timeout
@@ -38,9 +46,40 @@ class CommandResult:
     returncode: int
 
 
+def guest_path_escapes(path: str) -> bool:
+    """True when a guest path from a task file is not under the guest's home (checked on the
+    text, before anything runs; guest_file also resolves symlinks at use)."""
+    text = path.strip()
+    if text == "~" or text.startswith("~/"):
+        text = VM_HOME + text[1:]
+    elif not text.startswith("/"):
+        text = f"{VM_HOME}/{text}"
+    norm = posixpath.normpath(text)
+    return not (norm == VM_HOME or norm.startswith(VM_HOME + "/"))
+
+
+def name_escapes(name: str) -> bool:
+    """True when a file name meant for a folder of ours (a getter's ``dest``, a cache file)
+    is absolute or climbs out with ``..``."""
+    norm = posixpath.normpath(name.strip() or ".")
+    return norm == ".." or norm.startswith(("/", "../"))
+
+
+def inside(base: Path, name: str, what: str) -> Path:
+    """``base / name``, refused when it leads outside ``base`` (symlinks resolved)."""
+    target = (base / name).resolve()
+    if name_escapes(name) or not target.is_relative_to(base.resolve()):
+        raise SandboxPathError(f"{what} {name!r} leads outside {base}")
+    return base / name
+
+
 class LocalMachine:
-    def __init__(self, root: Path, display: str | None) -> None:
+    def __init__(self, root: Path, display: str | None, trust_commands: bool = False) -> None:
         self.root = root
+        self.trust_commands = trust_commands
+        self.isolated = trust_commands and jail.probe().available
+        if trust_commands and not self.isolated:
+            jail.warn_unisolated()
         self.home = root / "home"
         self.cache_dir = root / "cache"
         self.display = display
@@ -70,12 +109,35 @@ class LocalMachine:
         p = Path(self.rewrite(path))
         return p if p.is_absolute() else self.home / p
 
+    def guest_file(self, path: str, what: str) -> Path:
+        """``vm_path`` for a path the adapter itself reads or writes: it must stay in the
+        sandbox home once symlinks are resolved (a task command may have planted one)."""
+        local = self.vm_path(path)
+        if guest_path_escapes(path) or not local.resolve().is_relative_to(self.home.resolve()):
+            raise SandboxPathError(f"{what} {path!r} is outside the sandbox home "
+                                   f"(only {VM_HOME}/... is mapped into the sandbox)")
+        return local
+
     # --- processes ----------------------------------------------------------------------
     def env(self) -> dict[str, str]:
+        """The environment of our own programs (Chromium, apps): ours, HOME in the sandbox."""
         env = {**os.environ, "HOME": str(self.home), "PWD": str(self.home)}
         if self.display:
             env["DISPLAY"] = self.display
         return env
+
+    def _task_argv(self, command: str | list[str], shell: bool) -> list[str]:
+        """A task command as the argv that runs it: refused unless trusted, jailed if possible."""
+        if not self.trust_commands:
+            shown = command if isinstance(command, str) else " ".join(map(str, command))
+            raise UntrustedCommandError(f"the task runs {shown[:120]!r} on this machine; "
+                                        f"{jail.TRUST_HINT}")
+        argv = self.argv(command, shell)
+        if isinstance(argv, str):
+            argv = ["/bin/sh", "-c", argv]
+        elif not _startable(argv[0], self.home):  # the jail would start; the program would not
+            raise EnvError(f"cannot start {argv[0]!r}: not found or not executable")
+        return jail.wrap(argv, self.root) if self.isolated else argv
 
     def argv(self, command: str | list[str], shell: bool) -> str | list[str]:
         if shell:
@@ -90,24 +152,35 @@ class LocalMachine:
     def run(self, command: str | list[str], shell: bool = False,
             timeout_s: float = SERVER_TIMEOUT_S) -> CommandResult | None:
         """Run to completion like the guest's ``/execute``; None where the guest answers 500
-        (the program cannot start, or it ran past the timeout)."""
+        (the program cannot start, or it ran past the timeout). A task command: see _task_argv."""
         try:
-            done = subprocess.run(self.argv(command, shell), shell=shell, cwd=self.home, env=self.env(),
+            argv = self._task_argv(command, shell)
+        except EnvError:
+            return None
+        try:
+            done = subprocess.run(argv, cwd=self.home, env=jail.task_env(self.home, self.display),
                                   capture_output=True, text=True, timeout=timeout_s, check=False,
                                   stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired, EnvError):
+        except (OSError, subprocess.TimeoutExpired):
             return None
         return CommandResult(done.stdout, done.stderr, done.returncode)
 
     def launch(self, command: str | list[str], shell: bool = False) -> subprocess.Popen[bytes]:
-        """Start without waiting (``/setup/launch``); stopped with the episode."""
+        """Start a task's command without waiting (``/setup/launch``); stopped with the episode."""
+        return self._start(self._task_argv(command, shell), jail.task_env(self.home, self.display),
+                           command)
+
+    def launch_own(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Start a program of ours (argv built by the adapter, not taken from the task file)."""
+        return self._start(argv, self.env(), argv)
+
+    def _start(self, argv: list[str], env: dict[str, str], shown: object) -> subprocess.Popen[bytes]:
         try:
-            proc = subprocess.Popen(self.argv(command, shell), shell=shell, cwd=self.home,
-                                    env=self.env(), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(argv, cwd=self.home, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
         except OSError as exc:
-            raise EnvError(f"cannot launch {command!r}: {exc}") from exc
+            raise EnvError(f"cannot launch {shown!r}: {exc}") from exc
         self._children.append(proc)
         return proc
 
@@ -133,6 +206,13 @@ class LocalMachine:
             self._children.remove(proc)
         if proc is self.chromium:
             self.chromium = None
+
+
+def _startable(program: str, cwd: Path) -> bool:
+    if "/" in program:
+        path = Path(program) if Path(program).is_absolute() else cwd / program
+        return path.is_file() and os.access(path, os.X_OK)
+    return shutil.which(program) is not None
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace_s: float) -> None:

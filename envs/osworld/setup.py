@@ -24,7 +24,7 @@ from cua.core import Action, CuaError
 from cua.core.codecs import parse
 from envs.osworld import chrome
 from envs.osworld.chrome_metrics import compare_urls
-from envs.osworld.machine import LocalMachine
+from envs.osworld.machine import LocalMachine, inside
 from envs.osworld.support import (
     OPEN_WITH,
     command_argv,
@@ -107,9 +107,9 @@ class SetupRunner:
                 log.warning("setup command failed to run: %r", command)
             else:
                 if stdout:
-                    (self.machine.cache_dir / stdout).write_text(result.output)
+                    inside(self.machine.cache_dir, stdout, "execute stdout file").write_text(result.output)
                 if stderr:
-                    (self.machine.cache_dir / stderr).write_text(result.error)
+                    inside(self.machine.cache_dir, stderr, "execute stderr file").write_text(result.error)
             if not until or (result is not None and (
                     ("returncode" in until and result.returncode == until["returncode"])
                     or ("stdout" in until and until["stdout"] in result.output)
@@ -124,10 +124,17 @@ class SetupRunner:
         time.sleep(float(seconds))
 
     def _open(self, path: str, **_: Any) -> None:
+        """The desktop's default app for the file: a program of ours, not a task command."""
         app = OPEN_WITH.get(Path(path).suffix.lower())
-        if app is None or resolve_program(app) is None:
+        program = resolve_program(app) if app else None
+        if app is None or program is None:
             raise UnsupportedTaskError(f"open {path!r}: no local app opens it")
-        self._launch([app, str(self.machine.vm_path(path))])
+        local = str(self.machine.guest_file(path, "open"))
+        if chrome.is_chrome(app):
+            proc = chrome.launch_chromium(self.machine, [app, local], self.chromium_flags)
+        else:
+            proc = self.machine.launch_own([program, local])
+        self._focus_window_of(proc)
 
     def _activate_window(self, window_name: str, strict: bool = False, by_class: bool = False,
                          **_: Any) -> None:
@@ -159,7 +166,7 @@ class SetupRunner:
             src = find_download(url, path, self.download_dirs)
             if src is None:
                 raise UnsupportedTaskError(f"download {url!r}: not cached and there is no network")
-            dest = self.machine.vm_path(path)
+            dest = self.machine.guest_file(path, "download path")
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
 

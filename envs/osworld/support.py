@@ -1,7 +1,8 @@
 """Why a task cannot run here: an unknown evaluator function (for every provider), or, for the
-local Xvfb session, a setup step / getter / metric that needs OSWorld's VM, or an app that is
-not installed. Each reason is one line a user can act on; tasks with one are skipped, never
-scored 0."""
+local Xvfb session, a setup step / getter / metric that needs OSWorld's VM, an app that is
+not installed, a path that leads out of the sandbox, or a command from the task file that the
+user has not trusted (``trust_commands``; jail.py says how trusted commands are isolated).
+Each reason is one line a user can act on; tasks with one are skipped, never scored 0."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from urllib.parse import unquote, urlparse
 
 from cua.core import ActionParseError
 from cua.core.codecs import parse
-from envs.osworld.chrome import chromium_executable, is_chrome
-from envs.osworld.getters import LOCAL_GETTERS
+from envs.osworld.chrome import chromium_executable, is_chrome, program_flags
+from envs.osworld.getters import COMMAND_GETTERS, LOCAL_GETTERS
+from envs.osworld.jail import TRUST_HINT
+from envs.osworld.machine import guest_path_escapes, name_escapes
 from envs.osworld.metrics import METRICS, OSWORLD_METRIC_NAMES
 from envs.osworld.task import OSWorldTask, SetupStep
 
@@ -147,6 +150,11 @@ def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | N
         argv = command_argv(p.get("command"), shell)
         if is_cdp_forwarder(argv, shell) or is_chrome_kill(argv, shell):
             return None
+        if not shell and argv and is_chrome(argv[0]) and program_flags(argv):
+            return f"{where} {step.type}: Chrome flag {program_flags(argv)[0]!r} would run a program"
+        for key in ("stdout", "stderr"):
+            if p.get(key) and name_escapes(str(p[key])):
+                return f"{where} {step.type} writes its {key} to {p[key]!r}, outside the cache folder"
         if argv and Path(argv[0]).name in KILL_BY_NAME:
             return f"{where} {step.type} kills processes by name ({' '.join(argv)}), outside the sandbox"
         if is_chrome(argv[0] if argv else "") and chromium_executable() is None:
@@ -159,12 +167,16 @@ def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | N
         if not shell and resolve_program(argv[0]) is None:
             return f"{where} {step.type}: {Path(argv[0]).name!r} is not installed"
     elif step.type == "open":
+        if guest_path_escapes(str(p.get("path", ""))):
+            return f"{where} open {p.get('path')!r}: outside the sandbox home"
         app = OPEN_WITH.get(Path(str(p.get("path", ""))).suffix.lower())
         if app is None or resolve_program(app) is None:
             return f"{where} open {p.get('path')!r}: no local app opens it ({app or 'unknown type'} not installed)"
     elif step.type == "download":
         for f in p.get("files", []):
             url, path = f.get("url", ""), f.get("path", "")
+            if guest_path_escapes(str(path)):
+                return f"{where} download to {path!r}: outside the sandbox home"
             if find_download(url, path, cache_dirs) is None:
                 host = urlparse(url).netloc or url[:60]
                 return (f"{where} download from {host} is not cached and there is no network "
@@ -172,9 +184,70 @@ def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | N
     return None
 
 
+def _runs_command(step: SetupStep) -> bool:
+    """A launch / execute / command step that runs its command on this machine (not one that
+    is replayed, emulated, or our own Chromium)."""
+    if step.type not in ("launch", "execute", "command"):
+        return False
+    shell = bool(step.parameters.get("shell", False))
+    command = step.parameters.get("command")
+    argv = command_argv(command, shell)
+    if pyautogui_code(command, shell) is not None or is_cdp_forwarder(argv, shell) \
+            or is_chrome_kill(argv, shell):
+        return False
+    return not (step.type == "launch" and not shell and argv and is_chrome(argv[0]))
+
+
+def task_commands(task: OSWorldTask) -> list[str]:
+    """``"setup execute: mkdir -p ..."`` for each command from the task file that the local
+    runner would run on this machine (setup, postconfig, command getters)."""
+    out: list[str] = []
+    for where, steps in (("setup", task.config), ("postconfig", task.evaluator.postconfig)):
+        for step in steps:
+            if _runs_command(step):
+                command = step.parameters.get("command")
+                text = command if isinstance(command, str) else " ".join(map(str, command or []))
+                out.append(f"{where} {step.type}: {text}")
+    if not task.is_infeasible:
+        for spec in task.evaluator.getter_specs():
+            if spec.type in COMMAND_GETTERS:
+                command = spec.fields.get("command")
+                out.append(f"getter {spec.type}: "
+                           f"{command if isinstance(command, str) else ' '.join(map(str, command or []))}")
+    return out
+
+
+def untrusted_reason(task: OSWorldTask) -> str | None:
+    commands = task_commands(task)
+    if not commands:
+        return None
+    shown = commands[0] if len(commands[0]) <= 100 else commands[0][:97] + "..."
+    more = f" (+{len(commands) - 1} more)" if len(commands) > 1 else ""
+    return f"runs commands from the task file on this machine: {shown!r}{more}; {TRUST_HINT}"
+
+
+def _path_reason(task: OSWorldTask) -> str | None:
+    """A getter path that would read or write outside the sandbox home / the cache folder."""
+    for spec in task.evaluator.getter_specs():
+        f = spec.fields
+        paths = f.get("path") if isinstance(f.get("path"), list) else [f.get("path")]
+        dests = f.get("dest") if isinstance(f.get("dest"), list) else [f.get("dest")]
+        if spec.type == "vm_file":
+            bad = [p for p in paths if p is not None and guest_path_escapes(str(p))]
+            if bad:
+                return f"getter vm_file reads {bad[0]!r}, outside the sandbox home"
+        if spec.type == "cache_file":
+            dests = paths
+        bad = [d for d in dests if d is not None and name_escapes(str(d))]
+        if bad:
+            return f"getter {spec.type} writes {bad[0]!r}, outside the cache folder"
+    return None
+
+
 def local_reason(task: OSWorldTask, domain: str | None = None,
-                 cache_dirs: list[Path] | None = None) -> str | None:
-    """Why the local Xvfb session cannot run ``task`` (None: it can)."""
+                 cache_dirs: list[Path] | None = None, trust_commands: bool = False) -> str | None:
+    """Why the local Xvfb session cannot run ``task`` (None: it can). A task that runs
+    commands from its file needs ``trust_commands``."""
     reason = evaluator_reason(task)
     if reason:
         return reason
@@ -192,8 +265,8 @@ def local_reason(task: OSWorldTask, domain: str | None = None,
         reason = _step_reason(step, cache_dirs, "postconfig")
         if reason:
             return reason
-    if task.is_infeasible:
-        return None
+    if task.is_infeasible:  # never scored by getters, but its setup still runs
+        return None if trust_commands else untrusted_reason(task)
     for spec in task.evaluator.getter_specs():
         if spec.type not in LOCAL_GETTERS:
             return f"getter {spec.type!r} needs the OSWorld VM"
@@ -208,7 +281,7 @@ def local_reason(task: OSWorldTask, domain: str | None = None,
     for func in task.evaluator.funcs:
         if func not in METRICS:
             return f"metric {func!r} is not available locally"
-    return None
+    return _path_reason(task) or (None if trust_commands else untrusted_reason(task))
 
 
 def local_notes(task: OSWorldTask) -> list[str]:

@@ -35,6 +35,16 @@ class UnsupportedTaskError(CuaError):
     EnvError: retrying cannot help (the suite lists such tasks in ``skipped()`` instead)."""
 
 
+class UntrustedCommandError(UnsupportedTaskError):
+    """The task would run a command from its file on this machine and the user did not opt in
+    (``trust_commands``): the message names the command and how to allow it."""
+
+
+class SandboxPathError(UnsupportedTaskError):
+    """A path from the task file that leads outside the episode's sandbox (``/etc/passwd``,
+    ``~/../..``, a symlink out of it): refused, never read or written."""
+
+
 class EvaluationError(CuaError):
     """A getter or metric raised while scoring. OSWorld writes no result for such an episode
     (``lib_run_single`` never reaches ``result.txt``), so it is an error, not a 0."""

@@ -15,6 +15,7 @@ from cua.core import Click, CuaError, Done, Fail, Key, SetupError, Type, Wait
 from cua.osworld_suite import osworld_suite
 from envs.osworld import metrics as M
 from envs.osworld.evaluate import evaluate
+from envs.osworld.jail import TRUST_ENV_VAR
 from envs.osworld.getters import LOCAL_GETTERS, GetterContext
 from envs.osworld.machine import LocalMachine
 from envs.osworld.setup import SetupRunner
@@ -43,7 +44,7 @@ def no_display(*args: object) -> str:
 
 @pytest.fixture
 def machine(tmp_path: Path) -> LocalMachine:
-    return LocalMachine(tmp_path / "sandbox", display=None)
+    return LocalMachine(tmp_path / "sandbox", display=None, trust_commands=True)
 
 
 @pytest.fixture
@@ -358,8 +359,9 @@ def test_actions_become_osworld_pyautogui_strings() -> None:
 
 
 # --- suite loader -----------------------------------------------------------------------------------
-def test_suite_local_lists_runnable_and_skips_with_reasons() -> None:
-    suite = osworld_suite(str(FIXTURES))
+def test_suite_local_lists_runnable_and_skips_with_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TRUST_ENV_VAR, raising=False)
+    suite = osworld_suite(f"{FIXTURES}?trust_commands=1")
     assert suite.task_names() == [COPY_TASK, INFEASIBLE_TASK, *CHROME_TASKS]
     skipped = dict(suite.skipped())
     assert skipped[CALC_TASK] == "needs LibreOffice (libreoffice / soffice not installed)"
@@ -381,7 +383,7 @@ def test_suite_vm_provider_skips_only_unknown_evaluators() -> None:
 
 
 def test_suite_from_meta_file_single_task_and_bad_paths(tmp_path: Path) -> None:
-    meta = osworld_suite(str(FIXTURES / "test_all.json"))
+    meta = osworld_suite(f"{FIXTURES / 'test_all.json'}?trust_commands=1")
     assert meta.task_names() == [COPY_TASK, INFEASIBLE_TASK, *CHROME_TASKS]
     one = osworld_suite(str(FIXTURES / "examples" / "os" / f"{INFEASIBLE_TASK}.json"))
     assert one.task_names() == [INFEASIBLE_TASK] and one.domain(INFEASIBLE_TASK) == "os"

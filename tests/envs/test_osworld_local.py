@@ -13,7 +13,7 @@ import pytest
 from cua.core import Fail, Type
 from cua.osworld_suite import osworld_suite
 from envs.base import Env, Task
-from envs.osworld.env import OSWorldLocalEnv
+from envs.osworld.env import OSWorldLocalConfig, OSWorldLocalEnv
 from envs.osworld.task import UnsupportedTaskError
 
 FIXTURES = Path(__file__).parent / "osworld_fixtures" / "evaluation_examples"
@@ -48,7 +48,7 @@ def wait_for(path: Path, timeout_s: float = 10.0) -> bool:
 @pytest.fixture(scope="module")
 def env() -> Iterator[OSWorldLocalEnv]:
     require_binaries()
-    e = OSWorldLocalEnv()
+    e = OSWorldLocalEnv(OSWorldLocalConfig(trust_commands=True))  # the fixtures' own commands
     yield e
     e.close()
 
