@@ -113,15 +113,24 @@ def download_cache_name(url: str, path: str) -> str:
 
 def find_download(url: str, path: str, cache_dirs: list[Path]) -> Path | None:
     """A download available without network: already in a cache dir under OSWorld's name, or a
-    ``file://`` URL of an existing file."""
+    ``file://`` URL of an existing file inside the cache root (a task file must not be able to
+    copy any file of this machine into the sandbox, where screenshots would show it)."""
     for d in cache_dirs:
         cached = d / download_cache_name(url, path)
         if cached.is_file():
             return cached
     parsed = urlparse(url)
-    if parsed.scheme == "file" and Path(unquote(parsed.path)).is_file():
-        return Path(unquote(parsed.path))
+    if parsed.scheme == "file":
+        local = Path(unquote(parsed.path)).resolve()
+        if local.is_file() and file_url_allowed(local, cache_dirs):
+            return local
     return None
+
+
+def file_url_allowed(local: Path, cache_dirs: list[Path]) -> bool:
+    """``file://`` sources are read only from the cache root (the parent of the per-task cache
+    folders, i.e. ``$CUA_OSWORLD_CACHE``)."""
+    return any(local.is_relative_to(d.parent.resolve()) for d in cache_dirs)
 
 
 def evaluator_reason(task: OSWorldTask) -> str | None:

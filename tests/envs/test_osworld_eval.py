@@ -289,10 +289,10 @@ def test_machine_maps_guest_paths_into_the_sandbox(machine: LocalMachine) -> Non
 
 
 def test_download_from_file_url_and_osworld_cache(machine: LocalMachine, tmp_path: Path) -> None:
-    src = tmp_path / "data.csv"
-    src.write_text("a,b\n")
     cache = tmp_path / "cache" / "t-1"
     cache.mkdir(parents=True)
+    src = tmp_path / "cache" / "data.csv"  # file:// sources must lie under the cache root
+    src.write_text("a,b\n")
     url = "https://drive.usercontent.google.com/download?id=abc"
     (cache / f"{uuid.uuid5(uuid.NAMESPACE_URL, url)}_report.txt").write_text("cached")
     runner = SetupRunner(machine, no_display, lambda a: None, [cache])

@@ -234,3 +234,31 @@ def test_local_file_stays_in_the_task_tree(tmp_path: Path) -> None:
     for path in ("/etc/passwd", "../../../../../../etc/passwd"):
         with pytest.raises(SandboxPathError, match="outside the task's folder"):
             LOCAL_GETTERS["local_file"](ctx, {"path": path})
+
+
+def test_file_urls_are_read_only_from_the_cache_root(tmp_path: Path) -> None:
+    """A task file may not copy an arbitrary file of this machine into the sandbox (where the
+    agent's screenshots, sent to a hosted model, would show it): ``file://`` sources for
+    ``download`` and ``cloud_file`` must lie under the OSWorld cache root."""
+    from envs.osworld.support import find_download
+
+    root = tmp_path / "cache"
+    task_cache = root / "task-1"
+    task_cache.mkdir(parents=True)
+    gold = root / "gold.txt"
+    gold.write_text("gold")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+
+    assert find_download(gold.as_uri(), "/home/user/gold.txt", [task_cache]) == gold.resolve()
+    assert find_download(secret.as_uri(), "/home/user/s.txt", [task_cache]) is None
+    assert find_download(f"file://{root}/../secret.txt", "/home/user/s.txt", [task_cache]) is None
+    assert find_download(gold.as_uri(), "/home/user/gold.txt", []) is None  # no cache: nothing local
+
+    machine = LocalMachine(tmp_path / "sandbox", display=None)
+    ctx = GetterContext(machine, task_cache, None, no_display, (1920, 1080))
+    got = LOCAL_GETTERS["cloud_file"](ctx, {"type": "cloud_file", "path": gold.as_uri(), "dest": "g.txt"})
+    assert Path(got).read_text() == "gold"
+    with pytest.raises(SandboxPathError, match="outside the OSWorld cache root"):
+        LOCAL_GETTERS["cloud_file"](ctx, {"type": "cloud_file", "path": secret.as_uri(), "dest": "s.txt"})
+    assert not (task_cache / "s.txt").exists()
