@@ -3,6 +3,10 @@
     python app.py                      # http://127.0.0.1:7860
     python app.py --host 0.0.0.0 --port 8080 --password s3cret   # HTTP basic auth (user "cua")
     python app.py --runs-dir runs      # where live runs go (runs/app/...) and what the pages list
+    python app.py --allow-path /data/old-runs   # another folder the pages may open (repeatable)
+
+Off loopback or with --share a password is required (the app drives a browser and reads run
+folders); pages open folders only under --runs-dir and --allow-path; URLs must be http(s).
 
 Tabs: Live run (suite task or URL + instruction; planner / grounder / critic by name; Start,
 Pause, Step, Resume, Stop; optionally approve / edit / reject each action; each step streamed
@@ -18,6 +22,7 @@ x reject. Rendering lives in ``cua.ui.render``; callbacks in ``cua.ui.live_view`
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import time
@@ -26,7 +31,7 @@ from typing import Any
 
 import gradio as gr
 
-from cua.ui import render
+from cua.ui import folders, render
 from cua.ui.browse_view import (
     compare_episodes,
     compare_step,
@@ -108,11 +113,12 @@ def capture(url: str):
         gr.Warning("Type a URL to capture.")
         return gr.skip()
     from cua.core import Task
+    from cua.ui.live import web_browser_config
     from envs.browser import BrowserEnv
 
     env = None
     try:
-        env = BrowserEnv()
+        env = BrowserEnv(web_browser_config(url))
         return env.reset(Task(id="playground/capture", instruction="", start_url=url)).screenshot
     except Exception as e:  # noqa: BLE001 — no browser / bad URL: a message, the app keeps working
         gr.Warning(f"Capture failed: {type(e).__name__}: {e}")
@@ -208,7 +214,9 @@ def _live_tab(runs_state, tasks, planners, grounders, critics) -> dict[str, Any]
     return c
 
 
-def build(runs_root: str | Path = "runs") -> gr.Blocks:
+def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) -> gr.Blocks:
+    """The app; the folders it may open are ``runs_root`` and ``allow_paths``."""
+    folders.allow([runs_root, *allow_paths])
     planners, grounders, critics = component_names()
     tasks = task_choices()
     with gr.Blocks(title="cua — computer-use agent runtime") as demo:
@@ -355,6 +363,15 @@ def build(runs_root: str | Path = "runs") -> gr.Blocks:
     return demo
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback only)")
@@ -364,13 +381,18 @@ def main(argv: list[str] | None = None) -> None:
                    help="require HTTP basic auth (user: --user); or set CUA_APP_PASSWORD")
     p.add_argument("--user", default="cua")
     p.add_argument("--runs-dir", default="runs", help="live runs go to <runs-dir>/app/; the pages list it")
+    p.add_argument("--allow-path", action="append", default=[], metavar="FOLDER",
+                   help="another folder the pages may open (repeatable); by default only --runs-dir")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     password = args.password or os.environ.get("CUA_APP_PASSWORD")
-    if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and not password:
-        log.warning("the app is reachable beyond this machine without a password (--password)")
-    demo = build(args.runs_dir)
+    if (args.share or not is_loopback(args.host)) and not password:
+        # The app drives a browser and reads run folders: never open to others without a password.
+        where = "with --share" if args.share else f"on {args.host}"
+        raise SystemExit(f"error: refusing to serve {where} without a password: "
+                         "pass --password or set CUA_APP_PASSWORD")
+    demo = build(args.runs_dir, args.allow_path)
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, head=KEYS_JS,
                 auth=(args.user, password) if password else None)

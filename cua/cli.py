@@ -105,7 +105,8 @@ def eval_command(
     critic_min_score: float = typer.Option(0.0, help="rejections scored below this only advise"),
     retries: int = typer.Option(2, help="re-runs of an episode after an infrastructure error (never after an agent failure)"),
     episode_timeout: Optional[float] = typer.Option(None, help="seconds an episode may run before its worker is killed (infra error)"),
-    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>)"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>); an existing one "
+                                       "continues only with the same suite, tasks, seeds and stack"),
     plugin: list[str] = typer.Option([], "--plugin", help="a module every worker imports first (it may register suites, planners, grounders, critics); repeatable"),
     resume: Optional[Path] = typer.Option(None, help="resume this run folder: its suite, seeds and stack, finished episodes kept"),
     audit: Optional[str] = typer.Option(None, "--audit", help="re-score every finished episode with a second grader, "
@@ -141,9 +142,10 @@ def eval_command(
                        plugins=tuple(plugin))
     console.print(report.table())
     total = report.overall().as_dict()
-    lo, hi = total["wilson_95"]
+    wilson = total["wilson_95"]
+    interval = "n/a" if wilson is None else f"{wilson[0]:.1%}–{wilson[1]:.1%}"  # None: nothing scored
     console.print(f"overall success {total['successes']}/{total['scored']} = "
-                  f"{(total['success_rate'] or 0):.1%} (95% CI {lo:.1%}–{hi:.1%}); "
+                  f"{(total['success_rate'] or 0):.1%} (95% CI {interval}); "
                   f"{total['agent_errors']} agent errors, {total['infra_errors']} infra errors, "
                   f"{len(report.skipped)} tasks skipped", highlight=False)
     console.print(f"trajectories: {run_dir / 'episodes'}   results: {run_dir / 'results.json'}, "

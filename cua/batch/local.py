@@ -97,7 +97,9 @@ class LocalBackend:
         return _Slot(process, parent_conn, idle_deaths=idle_deaths)
 
     def idle_slots(self) -> list[int]:
-        return [i for i, s in self._slots.items() if s.job is None]
+        # A killed worker may still report "done" before its death shows: its slot stays busy
+        # until _reap replaces it, or the next episode would be blamed for that death.
+        return [i for i, s in self._slots.items() if s.job is None and s.kill_reason is None]
 
     def assign(self, slot: int, job: Job, attempt: int) -> None:
         s = self._slots[slot]
@@ -154,7 +156,8 @@ class LocalBackend:
         s.process.join(timeout=5)
         reason = s.kill_reason or f"worker {slot} (pid {s.process.pid}) died with exit code {s.process.exitcode}"
         events.append(Died(slot, s.job, reason))
-        idle_deaths = 0 if s.job is not None else s.idle_deaths + 1
+        # a worker we killed (timeout) says nothing about whether fresh workers can start
+        idle_deaths = 0 if s.job is not None or s.kill_reason else s.idle_deaths + 1
         s.conn.close()
         if idle_deaths >= MAX_IDLE_DEATHS:
             events.append(Fatal(slot, f"worker {slot} died {idle_deaths} times in a row before any episode: {reason}"))

@@ -9,6 +9,9 @@ filesystem every node shares. A dead actor (node lost, OOM, killed for a timeout
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,27 @@ from cua.batch.backend import MAX_IDLE_DEATHS, Died, Event, Fatal, Finished, Sta
 from cua.batch.jobs import Job
 from cua.batch.worker import WORKERS_DIR, EpisodeRunner, WorkerConfig
 from cua.core import CuaError, SetupError
+
+log = logging.getLogger(__name__)
+
+KILL_WAIT_S = 30.0  # how long a kill may take before the slot's next actor starts anyway
+
+
+def _process_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie not yet reaped by its raylet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc (not Linux): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
 
 class EpisodeActor:
@@ -43,9 +67,11 @@ class EpisodeActor:
             return "fatal", str(e)
 
     def pid(self) -> int:
-        import os
-
         return os.getpid()
+
+    def where(self) -> tuple[str, int]:
+        """(host name, process id): lets the driver see this actor's process end on its own host."""
+        return socket.gethostname(), os.getpid()
 
     def close(self) -> None:
         if self.runner is not None:
@@ -55,11 +81,12 @@ class EpisodeActor:
 @dataclass
 class _Slot:
     actor: Any
-    ready_ref: Any  # resolves once the actor is built (its stack too)
+    ready_ref: Any  # resolves to (host, pid) once the actor is built (its stack too)
     ref: Any = None
     job: Job | None = None
     idle_deaths: int = 0
     ready: bool = False
+    where: tuple[str, int] | None = None  # the actor's (host, pid), once ready
 
 
 class RayBackend:
@@ -88,7 +115,7 @@ class RayBackend:
 
     def _new_slot(self, slot: int, idle_deaths: int = 0) -> _Slot:
         actor = self._actor_cls.remote(self.config, slot)
-        return _Slot(actor, actor.pid.remote(), idle_deaths=idle_deaths)
+        return _Slot(actor, actor.where.remote(), idle_deaths=idle_deaths)
 
     def idle_slots(self) -> list[int]:
         return [i for i, s in self._slots.items() if s.job is None]
@@ -113,7 +140,24 @@ class RayBackend:
             self._ray.kill(s.actor, no_restart=True)
         except Exception:  # noqa: BLE001 — already gone
             pass
+        self._wait_dead(s)
         self._slots[slot] = self._new_slot(slot, idle_deaths)
+
+    def _wait_dead(self, s: _Slot) -> None:
+        """``ray.kill`` returns before the actor stops, and until it has stopped it may still
+        write into the episode folder that the retry is about to use. Its in-flight call
+        failing says the kill went through; on this host its process being gone says it for
+        sure. (On another node only the former can be seen.)"""
+        deadline = time.monotonic() + KILL_WAIT_S
+        if s.ref is not None:
+            self._ray.wait([s.ref], timeout=KILL_WAIT_S)
+        if s.where is None or s.where[0] != socket.gethostname():
+            return
+        while not _process_gone(s.where[1]):
+            if time.monotonic() > deadline:
+                log.warning("actor process %s still alive %.0f s after ray.kill", s.where[1], KILL_WAIT_S)
+                return
+            time.sleep(0.02)
 
     def kill(self, slot: int, reason: str) -> None:
         self._replace(slot, reason)
@@ -130,6 +174,10 @@ class RayBackend:
             if ref in warming:
                 s = self._slots[warming[ref]]
                 s.ready = True  # a dead actor's ready_ref errors too: its run ref reports that
+                try:
+                    s.where = tuple(self._ray.get(ref))  # type: ignore[assignment]
+                except self._ray.exceptions.RayError:
+                    pass
                 if s.job is not None:
                     events.append(Started(warming[ref]))
                 continue

@@ -1,5 +1,5 @@
 """The results of a batch run: per task, per domain and overall (with 95 % intervals), infra
-errors and skipped tasks apart, and everything needed to say which stack produced them.
+errors, grader errors and skipped tasks apart, and everything needed to say which stack produced them.
 
 Written as ``results.json`` (machine), ``results.md`` (human, Markdown) and printed as a rich
 table. Built from the run folder, so a resumed run reports every episode exactly once.
@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.table import Table
 
 from cua.batch.jobs import Job
-from cua.batch.stats import GroupStats, group, is_infra, overall
+from cua.batch.stats import GroupStats, group, is_grader, is_infra, overall
 from cua.core import EpisodeResult
 from cua.core.store import atomic_write_bytes, write_json
 
@@ -31,6 +31,11 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def _cell(value: object) -> str:
+    """Text for a Markdown table cell (a ``|`` would split it)."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 @dataclass
@@ -84,10 +89,16 @@ class BatchReport:
                  "attempts": self.attempts.get((j.task, j.seed), 1)}
                 for j, r in self._ordered() if is_infra(r)]
 
+    def grader_errors(self) -> list[dict[str, object]]:
+        """Episodes the task's grader could not score (never retried, not scored)."""
+        return [{"task": j.task, "seed": j.seed, "error": r.error}
+                for j, r in self._ordered() if is_grader(r)]
+
     def as_dict(self) -> dict[str, object]:
         total = self.overall().as_dict()
         # the keys `cua run`'s results.json always had, beside the new ones
-        total.update(task="overall", errors=total["agent_errors"] + total["infra_errors"])  # type: ignore[operator]
+        total.update(task="overall",  # type: ignore[operator]
+                     errors=total["agent_errors"] + total["infra_errors"] + total["grader_errors"])
         return {
             "suite": self.suite, "stack": self.stack, "stack_spec": self.spec, "run_dir": str(self.run_dir),
             "seeds": self.seeds, "workers": self.workers, "backend": self.backend,
@@ -96,6 +107,7 @@ class BatchReport:
             "domains": [g.as_dict() for g in self.per_domain()],
             "tasks": [{**g.as_dict(), "task": g.name} for g in self.per_task()],
             "infra_errors": self.infra_errors(),
+            "grader_errors": self.grader_errors(),
             "skipped": [{"task": t, "reason": why} for t, why in self.skipped],
             "episodes": self.episode_rows(),
         }
@@ -108,16 +120,17 @@ class BatchReport:
 
     @staticmethod
     def _cells(d: dict[str, object]) -> list[str]:
-        rate = d["success_rate"]
-        lo, hi = d["wilson_95"]  # type: ignore[misc]
+        rate, wilson, seed_ci = d["success_rate"], d["wilson_95"], d["seed_ci_95"]
         return [str(d["scored"]), str(d["successes"]),
                 "-" if rate is None else f"{rate:.0%}",  # type: ignore[str-format]
-                "-" if rate is None else f"{lo:.0%}-{hi:.0%}",
-                f"{d['seed_mean']:.0%}±{d['seed_ci_95']:.0%}" if d["seeds"] else "-",  # type: ignore[str-format]
-                str(d["agent_errors"]), str(d["infra_errors"])]
+                "n/a" if wilson is None else f"{wilson[0]:.0%}-{wilson[1]:.0%}",  # type: ignore[index]
+                # one seed has no spread to measure: its interval is undefined, not ±0
+                (f"{d['seed_mean']:.0%}±" + ("n/a" if seed_ci is None else f"{seed_ci:.0%}"))  # type: ignore[str-format]
+                if d["seeds"] else "-",
+                str(d["agent_errors"]), str(d["infra_errors"]), str(d["grader_errors"])]
 
     _HEADER = ["scored", "success", "rate", "95% CI (Wilson)", "mean over seeds ± 95% CI",
-               "agent errors", "infra errors"]
+               "agent errors", "infra errors", "grader errors"]
 
     def markdown(self) -> str:
         lines = [f"# {self.suite}", "",
@@ -142,13 +155,18 @@ class BatchReport:
                           "|---|---:|---:|---|"])
             lines.extend(f"| {e['task']} | {e['seed']} | {e['attempts']} | {e['error']} |" for e in self.infra_errors())
             lines.append("")
+        if self.grader_errors():
+            lines.extend(["## Grader errors (the task could not be scored; not retried, not scored)", "",
+                          "| task | seed | error |", "|---|---:|---|"])
+            lines.extend(f"| {e['task']} | {e['seed']} | {_cell(e['error'])} |" for e in self.grader_errors())
+            lines.append("")
         if self.skipped:
             lines.extend(["## Skipped tasks (unsupported here)", "", "| task | reason |", "|---|---|"])
             lines.extend(f"| {t} | {why} |" for t, why in self.skipped)
             lines.append("")
         return "\n".join(lines)
 
-    _SHORT_HEADER = ["n", "ok", "rate", "95% CI", "seeds mean±CI", "agent err", "infra err"]
+    _SHORT_HEADER = ["n", "ok", "rate", "95% CI", "seeds mean±CI", "agent err", "infra err", "grader err"]
 
     def table(self) -> Table:
         s = self.stack

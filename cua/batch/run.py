@@ -110,12 +110,38 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
         yield
 
 
+def _check_same_run(run_dir: Path, suite_spec: str, names: list[str], seeds: list[int], stack: StackSpec) -> None:
+    """A folder that holds a run continues only that run: its finished episodes are kept and
+    counted, so another suite, task list, seed list or stack would mix two runs in one report.
+    ``--resume`` reads these from run.json, so it always matches."""
+    run_json = run_dir / "run.json"
+    if not run_json.exists():
+        return
+    try:
+        asked = json.loads(run_json.read_text(encoding="utf-8"))
+        before = {"suite": asked["suite"], "tasks": sorted(set(asked["tasks"])),
+                  "seeds": sorted(set(asked["seeds"])), "stack_spec": asked["stack_spec"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CuaError(f"{run_json} is unreadable ({type(e).__name__}: {e}); "
+                       "run into a new --out folder") from None
+    now = {"suite": suite_spec, "tasks": sorted(set(names)), "seeds": sorted(set(seeds)),
+           "stack_spec": stack.as_dict()}
+    if isinstance(before["stack_spec"], dict):  # fields added since it was written have their defaults
+        before["stack_spec"] = {**StackSpec().as_dict(), **before["stack_spec"]}
+    differ = [k for k in now if before[k] != now[k]]
+    if differ:
+        details = "; ".join(f"{k}: {before[k]!r} there, {now[k]!r} now" for k in differ)
+        raise CuaError(f"{run_dir} already holds another run ({details}). Continue that run with "
+                       f"`cua eval --resume {run_dir}`, or start this one in a new --out folder")
+
+
 def _run(
     suite_spec: str, suite: Suite, stack: StackSpec, run_dir: Path, seeds: list[int], workers: int, names: list[str],
     ray_address: str | None, retries: int, episode_timeout_s: float | None, console: Console,
     show_progress: bool, plugins: tuple[str, ...],
 ) -> BatchReport:
     started = time.time()
+    _check_same_run(run_dir, suite_spec, names, seeds, stack)  # before anything in the folder moves
     jobs = plan_jobs(suite, names, seeds, run_dir)
     done, todo = split_finished(jobs, run_dir)
     backend_name = f"ray {ray_address}" if ray_address else "local"

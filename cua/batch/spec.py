@@ -86,9 +86,41 @@ def infra_error_names() -> set[str]:
     return names
 
 
+def grader_error_names() -> set[str]:
+    """Exception types that mean the task's grader could not score the episode: neither the
+    agent's fault nor a flaky infrastructure, so never retried. OSWorld's EvaluationError (a
+    getter or metric raised) and UnsupportedTaskError (a task this runner cannot set up or
+    score, SandboxPathError and UntrustedCommandError included), a task file that does not
+    parse, WebArena's UnsupportedTaskError and its LLM judge answering off-script (JudgeError,
+    an EnvError: checked first)."""
+    names: set[str] = set()
+    try:
+        from envs.osworld.task import (
+            EvaluationError,
+            TaskFileError,
+            UnsupportedTaskError,
+        )
+
+        for cls in (EvaluationError, TaskFileError, UnsupportedTaskError):
+            names |= _subclass_names(cls)
+    except ImportError:
+        pass
+    try:
+        from envs.webarena.evaluators import JudgeError
+        from envs.webarena.task import UnsupportedTaskError as WebArenaUnsupported
+
+        names |= _subclass_names(JudgeError) | _subclass_names(WebArenaUnsupported)
+    except ImportError:
+        pass
+    return names
+
+
 def classify_error(error: str | None) -> str:
-    """``"PageLoadError: ..."`` (as ``Agent.run_episode`` records it) → ``infra`` or ``agent``."""
+    """``"PageLoadError: ..."`` (as ``Agent.run_episode`` records it) → ``grader``, ``infra``
+    or ``agent``."""
     if not error:
         return "agent"
     type_name = error.split(":", 1)[0].strip()
+    if type_name in grader_error_names():
+        return "grader"
     return "infra" if type_name in infra_error_names() else "agent"

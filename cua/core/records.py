@@ -103,8 +103,9 @@ class EpisodeResult(BaseModel):
     reward: float = 0.0
     steps: int = 0
     error: str | None = None
-    # "infra": the env, a VM, a site or a model server failed (retried); "agent": the agent did.
-    error_kind: Literal["infra", "agent"] | None = None
+    # "infra": the env, a VM, a site or a model server failed (retried); "agent": the agent did;
+    # "grader": the task's evaluator could not score it (a metric raised, an unsupported task).
+    error_kind: Literal["infra", "agent", "grader"] | None = None
     trace: str | None = None  # last frames of the traceback when status == "error"
     stack: dict[str, str] = Field(default_factory=dict)  # planner / grounder / critic names
     env: str = ""

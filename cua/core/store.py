@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 STEPS_FILE = "steps.jsonl"
 RESULT_FILE = "result.json"
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.I)
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 _MIN_SECRET_LEN = 6  # shorter values would mask ordinary words
 
 
@@ -105,7 +105,30 @@ class Episode:
     warnings: list[str] = field(default_factory=list)
 
     def screenshot(self, step: StepRecord) -> Image.Image:
-        return Image.open(self.folder / step.screenshot).convert("RGB")
+        path = episode_file(self.folder, step.screenshot)
+        if path is None:
+            raise CuaError(f"step {step.index}: screenshot name {step.screenshot!r} is not a file of {self.folder}")
+        return Image.open(path).convert("RGB")
+
+
+def episode_file(folder: Path | str, name: str) -> Path | None:
+    """``folder / name`` when ``name`` (read from a run folder, so untrusted) is a plain file
+    name that stays inside ``folder``; None, with a warning, for an absolute path, ``..``, a
+    sub-folder, or a link leading out. Keeps a doctored steps.jsonl from showing, exporting or
+    sending any readable image of the machine."""
+    if _is_inside(Path(folder), name):
+        return Path(folder) / name
+    log.warning("refused file name %r from %s: not a plain file name inside the episode folder", name, folder)
+    return None
+
+
+def _is_inside(folder: Path, name: str) -> bool:
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        return False
+    try:
+        return (folder / name).resolve().parent == folder.resolve()
+    except (OSError, RuntimeError):  # a link loop
+        return False
 
 
 def load_episode(folder: Path | str) -> Episode:
@@ -134,6 +157,10 @@ def load_episode(folder: Path | str) -> Episode:
             result = EpisodeResult.model_validate_json((folder / RESULT_FILE).read_text())
         except ValidationError as e:
             warnings.append(f"{folder / RESULT_FILE}: unreadable ({e.errors()[0]['msg']})")
+    for step in steps:
+        if not _is_inside(folder, step.screenshot):
+            warnings.append(f"{steps_path}: step {step.index}: screenshot {step.screenshot!r} refused "
+                            "(not a plain file name inside the episode folder)")
     for w in warnings:
         log.warning(w)
     return Episode(folder=folder, steps=steps, result=result, warnings=warnings)

@@ -10,8 +10,8 @@ import gradio as gr
 from PIL import Image
 
 from cua.core import CuaError, StepRecord
-from cua.core.store import Episode, load_episode
-from cua.ui import compare, dashboard, render
+from cua.core.store import Episode, episode_file, load_episode
+from cua.ui import compare, dashboard, folders, render
 from cua.ui.trajectories import (
     episode_label,
     filter_steps,
@@ -37,7 +37,7 @@ def open_run(path: str):
         gr.Warning("Choose a run folder or type a path.")
         return gr.update(choices=[], value=None)
     try:
-        episodes = list_episodes(path)
+        episodes = list_episodes(folders.check(path))
     except READ_ERRORS as e:
         gr.Warning(str(e))
         return gr.update(choices=[], value=None)
@@ -48,8 +48,12 @@ def open_run(path: str):
 def evidence_images(episode: Episode, step: StepRecord) -> list[tuple[Image.Image, str]]:
     out = []
     for name, caption in render.evidence_names(step):
+        path = episode_file(episode.folder, name)
+        if path is None:
+            out.append((Image.new("RGB", (160, 40), "white"), f"{caption} — {name!r} refused (outside the episode)"))
+            continue
         try:
-            out.append((Image.open(episode.folder / name).convert("RGB"), caption))
+            out.append((Image.open(path).convert("RGB"), caption))
         except OSError:
             out.append((Image.new("RGB", (160, 40), "white"), f"{caption} — {name} missing"))
     return out
@@ -65,7 +69,7 @@ def show_episode(folder: str | None, which: str):
     if not folder:
         return empty
     try:
-        episode = load_episode(folder)
+        episode = load_episode(folders.check(folder))
     except READ_ERRORS as e:
         gr.Warning(f"Cannot read {folder}: {e}")
         return ("", gr.update(value=f"⚠️ {render.escape(str(e))}", visible=True), *empty[2:])
@@ -86,7 +90,7 @@ def show_step(folder: str | None, which: str, pos: float):
     if not folder:
         return None, "", []
     try:
-        episode = load_episode(folder)
+        episode = load_episode(folders.check(folder))
     except READ_ERRORS as e:
         gr.Warning(str(e))
         return None, "", []
@@ -101,7 +105,7 @@ def move_step(folder: str | None, which: str, pos: float, delta: int):
     if not folder:
         return gr.skip()
     try:
-        n = len(filter_steps(load_episode(folder).steps, which))
+        n = len(filter_steps(load_episode(folders.check(folder)).steps, which))
     except READ_ERRORS:
         return gr.skip()
     return min(max(int(pos or 0) + delta, 0), max(n - 1, 0))
@@ -112,7 +116,7 @@ def export_report(folder: str | None):
         gr.Warning("Open an episode first.")
         return None
     try:
-        text = html_report(folder)
+        text = html_report(folders.check(folder))
     except READ_ERRORS as e:
         gr.Warning(f"Export failed: {e}")
         return None
@@ -129,7 +133,7 @@ def _two(a: str | None, b: str | None) -> tuple[Episode, Episode] | None:
         gr.Warning("Choose an episode on both sides.")
         return None
     try:
-        return load_episode(a), load_episode(b)
+        return load_episode(folders.check(a)), load_episode(folders.check(b))
     except READ_ERRORS as e:
         gr.Warning(f"Cannot read: {e}")
         return None
@@ -161,7 +165,7 @@ def compare_step(a: str | None, b: str | None, pos: float):
     if not a or not b:
         return None, "", None, ""
     try:
-        ea, eb = load_episode(a), load_episode(b)
+        ea, eb = load_episode(folders.check(a)), load_episode(folders.check(b))
     except READ_ERRORS as e:
         gr.Warning(str(e))
         return None, "", None, ""
@@ -175,7 +179,11 @@ def compare_step(a: str | None, b: str | None, pos: float):
 def dashboard_view(root: str, selected: str | None):
     """Every run folder under ``root`` and the chosen run's episodes (read fresh each call)."""
     root = (root or "").strip() or "runs"
-    states = dashboard.scan(root)
+    try:
+        root_path = folders.check(root)
+    except CuaError as e:  # shown in the summary (a toast would repeat on every 2 s tick)
+        return [], gr.update(choices=[], value=None), f"⚠️ {render.escape(str(e))}", []
+    states = dashboard.scan(root_path)
     names = [str(s.folder) for s in states]
     chosen = selected if selected in names else (names[0] if names else None)
     state = next((s for s in states if str(s.folder) == chosen), None)
@@ -183,5 +191,5 @@ def dashboard_view(root: str, selected: str | None):
         summary = f"No run folders under `{root}` yet (a run folder holds `run.json` and `episodes/`)."
     else:
         summary = dashboard.summary_markdown(state) if state else ""
-    return (dashboard.runs_rows(states, root), gr.update(choices=names, value=chosen), summary,
+    return (dashboard.runs_rows(states, root_path), gr.update(choices=names, value=chosen), summary,
             dashboard.episode_rows(state) if state else [])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -111,12 +112,17 @@ def moved(action: Action, x: float, y: float) -> Action:
 class HumanApproval:
     """Wraps a critic; every review waits for the user's :class:`Decision`."""
 
-    def __init__(self, inner: Critic, on_proposal: Callable[[Proposal], None], stop: threading.Event) -> None:
+    def __init__(self, inner: Critic, on_proposal: Callable[[Proposal], None], stop: threading.Event,
+                 idle_limit_s: float | None = None, on_idle: Callable[[str], None] | None = None) -> None:
+        """``stop`` ends a wait; with no decision in ``idle_limit_s`` the run is stopped through
+        ``on_idle(reason)`` (or ``stop`` is set) so a worker whose page is gone does not wait forever."""
         self.inner = inner
         self.name = f"{HUMAN}+{inner.name}"
         self.compressor = getattr(inner, "compressor", None)  # the agent keeps the inner critic's history
         self._on_proposal = on_proposal
         self._stop = stop
+        self._idle_limit_s = idle_limit_s
+        self._on_idle = on_idle or (lambda _reason: stop.set())
         self._decisions: queue.Queue[Decision] = queue.Queue()
         self._own: Action | None = None
         self._attempts: tuple[int, int] = (-1, 0)  # (step, proposals shown in it)
@@ -143,16 +149,20 @@ class HumanApproval:
                                 intent=context.intent, grounding=context.grounding, verdict=verdict,
                                 screenshot=context.observation.screenshot, evidence=context.evidence)
         self._on_proposal(self.pending)
-        decision = None
+        decision, why = None, "stopped by the user"
+        since = time.monotonic()
         while decision is None and not self._stop.is_set():
             try:
                 decision = self._decisions.get(timeout=0.2)
             except queue.Empty:
+                if self._idle_limit_s is not None and time.monotonic() - since > self._idle_limit_s:
+                    why = f"stopped after {self._idle_limit_s:g} s without a decision"
+                    self._on_idle(why)
                 continue
         self.pending = None
         note = f" — {decision.note}" if decision is not None and decision.note else ""
         if decision is None:
-            return Verdict(approve=False, reason=f"stopped by the user ({said})", critic=HUMAN)
+            return Verdict(approve=False, reason=f"{why} ({said})", critic=HUMAN)
         if decision.kind == "approve":
             return Verdict(approve=True, reason=f"approved by the user ({said}){note}", critic=HUMAN)
         if decision.kind == "replace" and decision.action is not None:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -26,6 +27,9 @@ from cua.core import CuaError, EpisodeResult, StepRecord, Task
 from cua.ui.human import HumanApproval, Proposal
 
 log = logging.getLogger(__name__)
+
+
+DEFAULT_IDLE_LIMIT_S = 30 * 60
 
 
 @dataclass
@@ -42,6 +46,9 @@ class RunSpec:
     approve_each: bool = False  # the user approves / edits / rejects every action before it runs
     step_delay_s: float = 0.0  # a pause between steps, to watch at a human pace
     runs_root: Path = Path("runs")
+    # A run left paused or waiting for a decision this long is stopped, closing its browser
+    # (the page that controlled it may be gone). None waits forever.
+    idle_limit_s: float | None = DEFAULT_IDLE_LIMIT_S
 
 
 @dataclass
@@ -63,6 +70,8 @@ class Control:
     _steps: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     waiting: bool = False  # the worker is blocked at the gate right now (paused between steps)
+    idle_limit_s: float | None = None  # paused longer than this: stop
+    stop_reason: str | None = None
 
     def __post_init__(self) -> None:
         self._run.set()
@@ -89,7 +98,9 @@ class Control:
             self._steps += 1
         self._run.set()
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped by the user") -> None:
+        if not self._stop.is_set():
+            self.stop_reason = reason
         self._stop.set()
         self._run.set()
 
@@ -104,9 +115,13 @@ class Control:
         if delay_s > 0:
             self._stop.wait(delay_s)
         self.waiting = not self._run.is_set()
+        since = time.monotonic()
         try:
             while not self._run.wait(0.1):
                 if self._stop.is_set():
+                    return
+                if self.idle_limit_s is not None and time.monotonic() - since > self.idle_limit_s:
+                    self.stop(f"stopped after {self.idle_limit_s:g} s paused")
                     return
         finally:
             self.waiting = False
@@ -125,7 +140,7 @@ class LiveRun:
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
         self.events: queue.Queue[Event] = queue.Queue()
-        self.control = Control()
+        self.control = Control(idle_limit_s=spec.idle_limit_s)
         if spec.start_paused:
             self.control.pause()
         self.records: list[StepRecord] = []
@@ -155,8 +170,8 @@ class LiveRun:
         try:
             from critic.base import CRITICS
             from cua.agent import Agent, AgentConfig
-            from cua.planners import PLANNERS
             from cua.core.store import episode_dirname, write_json
+            from cua.planners import PLANNERS
             from grounding import GROUNDERS
 
             spec = self.spec
@@ -166,7 +181,8 @@ class LiveRun:
                                          CRITICS.make(spec.critic))
             config = AgentConfig(max_steps=spec.max_steps)
             if spec.approve_each:
-                self.human = critic = HumanApproval(critic, self._proposed, self.control.stop_event)
+                self.human = critic = HumanApproval(critic, self._proposed, self.control.stop_event,
+                                                    idle_limit_s=spec.idle_limit_s, on_idle=self.control.stop)
                 # A person may think for minutes (no stage timeout); their own action runs as
                 # the suggestion of a veto.
                 config = AgentConfig(max_steps=spec.max_steps, stage_timeout_s=None,
@@ -210,15 +226,29 @@ class LiveRun:
 
             if not spec.instruction:
                 raise CuaError("a URL needs an instruction")
+            config = web_browser_config(spec.url)
             task = Task(id="url/custom", instruction=spec.instruction, seed=spec.seed,
                         start_url=spec.url, max_steps=spec.max_steps or 15)
-            return task, BrowserEnv, "url"
+            return task, lambda: BrowserEnv(config), "url"
         from cua.suites import resolve
 
         suite, names = resolve(spec.task)
         if len(names) != 1:
             raise CuaError(f"choose one task, e.g. {suite.name}/{names[0] if names else 'name'}")
         return suite.make_task(names[0], spec.seed), suite.make_env, suite.name
+
+
+def web_browser_config(url: str):
+    """Browser settings for a URL typed in the app: http(s) only, and the browser stays on that
+    URL's origin. Whoever reaches the app must not read this machine's files through
+    ``file://`` (BrowserConfig's allow-list holds exact origins, so "any http(s) site" cannot
+    be said there)."""
+    from envs.browser import BrowserConfig, origin_of
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CuaError(f"only http:// and https:// URLs can be opened from the app, not {url!r}")
+    return BrowserConfig(allowed_origins=[origin_of(url)])
 
 
 class _GatedEnv:

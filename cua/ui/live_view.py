@@ -12,6 +12,7 @@ from PIL import Image
 
 from cua.core import CuaError
 from cua.core.geometry import Point
+from cua.core.store import episode_file
 from cua.ui import render
 from cua.ui.human import (
     USER_ACTION_KINDS,
@@ -20,9 +21,9 @@ from cua.ui.human import (
     proposal_markdown,
     user_action,
 )
-from cua.ui.live import LiveRun, RunSpec
+from cua.ui.live import LiveRun, RunSpec, web_browser_config
 
-RUNS: dict[str, LiveRun] = {}  # live runs of this process, by id (gr.State cannot hold threads)
+RUNS: dict[str, LiveRun] = {}  # runs being streamed to a page, by id (gr.State cannot hold threads)
 # What start_run yields, in this order (the Start button's outputs).
 LIVE_OUTPUTS = ("status", "shot", "details", "table", "run_id", "run_dir", "evidence", "hx", "hy", "hkind")
 ICONS = {"success": "✅", "failure": "❌", "error": "⚠️", "stopped": "⏹"}
@@ -42,7 +43,8 @@ def status_text(run: LiveRun, last: str) -> str:
         graded = ("not graded (stopped)" if r.status == "stopped" else
                   f"validator: {'passed' if r.status == 'success' else 'not passed'}" if r.status != "error"
                   else "not graded")
-        return (f"{ICONS.get(r.status, '')} **{r.status}** — reward {r.reward:.3f} after {r.steps} steps "
+        why = f" ({run.control.stop_reason})" if r.status == "stopped" and run.control.stop_reason else ""
+        return (f"{ICONS.get(r.status, '')} **{r.status}**{why} — reward {r.reward:.3f} after {r.steps} steps "
                 f"in {r.duration_s:.1f} s · {graded}{extra}  \nrun folder: `{run.run_dir}`")
     if run.finished:
         return f"finished ({last})"
@@ -59,8 +61,11 @@ def status_text(run: LiveRun, last: str) -> str:
 def _evidence(run: LiveRun, record) -> list[tuple[Image.Image, str]]:
     out = []
     for name, caption in render.evidence_names(record):
+        path = episode_file(run.episode_dir, name) if run.episode_dir is not None else None
+        if path is None:
+            continue
         try:
-            out.append((Image.open(Path(run.episode_dir or ".") / name).convert("RGB"), caption))
+            out.append((Image.open(path).convert("RGB"), caption))
         except OSError:
             continue
     return out
@@ -80,9 +85,28 @@ def start_run(source: str, task: str, seed: float, url: str, instruction: str, p
         gr.Warning("Enter a URL (and an instruction) or choose a suite task.")
         yield _out(status="❌ **error** — no URL given")
         return
+    if spec.url:
+        try:
+            web_browser_config(spec.url)  # refuse file:// and friends before a browser starts
+        except CuaError as e:
+            gr.Warning(str(e))
+            yield _out(status=f"❌ **error** — {render.escape(str(e))}")
+            return
     run = LiveRun(spec).start()
     run_id = f"run-{id(run)}"
     RUNS[run_id] = run
+    try:
+        yield from _stream(run, run_id)
+    finally:
+        # The stream ended: the run finished, or the page went away (Gradio closes the generator,
+        # GeneratorExit). A run nobody watches is stopped so its browser closes, and nothing of
+        # it is kept: the buttons only act on runs in progress.
+        if not run.finished:
+            run.control.stop("stopped: the page that started it went away")
+        RUNS.pop(run_id, None)
+
+
+def _stream(run: LiveRun, run_id: str):
     rows: list[list[Any]] = []
     last = "starting…"
     yield _out(status=status_text(run, last), shot=None, details="", table=[], run_id=run_id,

@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from cua.core import CuaError, StepRecord
-from cua.core.store import RESULT_FILE, STEPS_FILE, Episode, load_episode
+from cua.core.store import RESULT_FILE, STEPS_FILE, Episode, episode_file, load_episode
 from cua.ui import render
 
 FILTERS = ("all steps", "vetoed", "failed")
@@ -34,7 +34,9 @@ def find_runs(root: Path | str, max_depth: int = 3) -> list[Path]:
         if depth >= max_depth:
             return
         try:
-            children = [c for c in folder.iterdir() if c.is_dir() and not c.name.startswith(".")]
+            # links are not followed: the pages may open only what lies under the runs folder
+            children = [c for c in folder.iterdir()
+                        if c.is_dir() and not c.is_symlink() and not c.name.startswith(".")]
         except OSError:
             return
         for c in children:
@@ -79,7 +81,7 @@ def filter_steps(steps: list[StepRecord], which: str) -> list[int]:
 def step_image(episode: Episode, step: StepRecord) -> Image.Image | None:
     try:
         return render.annotate_step(episode.screenshot(step), step)
-    except (OSError, ValueError):
+    except (CuaError, OSError, ValueError):  # missing, unreadable, or a name leading out of the folder
         return None
 
 
@@ -155,8 +157,8 @@ def html_report(folder: Path | str) -> str:
             f"{' · done' if step.done else ''}</p>"
             f"<pre>{e(render.chain_text(step))}</pre><p>Timings: {e(render.timings_text(step))}</p>"
             f"{'<p class=warn>' + e(step.error) + '</p>' if step.error else ''}</div></div>")
-    final = Path(folder) / "final.png"
-    if final.exists():
+    final = episode_file(folder, r.final_screenshot or "final.png") if r else episode_file(folder, "final.png")
+    if final is not None and final.exists():
         parts.append(f"<h2>Final screen</h2><img style='max-width:720px' "
                      f"src='data:image/png;base64,{_b64_png(Image.open(final).convert('RGB'))}'>")
     parts.append("</body></html>")

@@ -8,12 +8,14 @@ import fcntl
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cua.batch import StackSpec, run_batch
@@ -150,3 +152,79 @@ def test_eval_without_a_browser_stops_with_one_line(tmp_path, monkeypatch):
                                  "--out", str(tmp_path / "run"), "--no-progress"])
     assert r.exit_code == 2 and "no Chromium executable" in flat(r.output) and "Traceback" not in r.output
     assert not list((tmp_path / "run" / "episodes").glob("*/result.json"))  # nothing scored
+
+
+def test_an_existing_run_folder_only_continues_the_same_run(tmp_path):
+    """`--out` on a folder that holds a run continues it only with the same suite, tasks, seeds
+    and stack; anything else would mix two runs' episodes in one report."""
+    run_dir, runner = tmp_path / "run", CliRunner()
+    first = ["eval", "--suite", "miniwob/click-test", "--seeds", "1", "--max-steps", "1",
+             "--out", str(run_dir), "--no-progress"]
+    r = runner.invoke(app, first)
+    assert r.exit_code == 0, r.output
+    run_json = (run_dir / "run.json").read_text()
+    finished = {p: p.stat().st_mtime_ns for p in result_files(run_dir)}
+    assert len(finished) == 1
+    assert "±n/a" in (run_dir / "results.md").read_text()  # one seed: no interval over seeds, not ±0
+    for change, word in [(["--max-steps", "2"], "max_steps"), (["--seeds", "2"], "seeds"),
+                         (["--suite", "miniwob/click-button"], "suite")]:
+        args = list(first)
+        args[args.index(change[0]) + 1] = change[1]
+        r = runner.invoke(app, args)
+        out = flat(r.output)
+        assert r.exit_code == 2 and "already holds another run" in out and word in out, out
+        assert "cua eval --resume" in out and "Traceback" not in out
+    assert (run_dir / "run.json").read_text() == run_json  # nothing was touched
+    assert {p: p.stat().st_mtime_ns for p in result_files(run_dir)} == finished
+    assert not (run_dir / "retried").exists()
+    r = runner.invoke(app, first)  # the same run: it continues (here: nothing left to do)
+    assert r.exit_code == 0, r.output
+    assert [e["done"] for e in read_events(run_dir) if e["event"] == "run"] == [0, 1]
+
+
+def test_a_killed_worker_that_just_finished_gets_no_new_episode_until_reaped(tmp_path):
+    """The timeout race: the worker sends "done", the scheduler's timeout kills it before that
+    message is read, and the death shows only later. Its slot must stay busy until then, or the
+    next episode would be charged with a death (and a retry) it never caused."""
+    from cua.batch.backend import Died, Finished, Started
+    from cua.batch.jobs import plan_jobs
+    from cua.batch.local import LocalBackend
+    from cua.batch.worker import WorkerConfig
+    from cua.suites import resolve
+
+    suite, _ = resolve("miniwob/click-test")
+    job = plan_jobs(suite, ["click-test"], [0], tmp_path)[0]
+    backend = LocalBackend(WorkerConfig("miniwob/click-test", StackSpec(max_steps=1), str(tmp_path)), 1)
+    try:
+        old_pid = backend.pids()[0]
+        backend.assign(0, job, 1)
+        deadline = time.monotonic() + 120
+        while not any(isinstance(e, Started) for e in backend.poll(0.5)):
+            assert time.monotonic() < deadline, "the worker never started the episode"
+        slot = backend._slots[0]
+        assert slot.conn.poll(120), "the worker never reported the episode done"  # "done" is waiting
+        backend.kill(0, "episode timeout: ran past 1 s")
+        # read the message half of poll() alone: "done" is seen, the death is not yet
+        assert [type(e) for e in backend._receive(0)] == [Finished]
+        assert backend.idle_slots() == []  # killed: not free for the next episode
+        events: list = []
+        while not any(isinstance(e, Died) for e in events):
+            assert time.monotonic() < deadline, "the killed worker was never reaped"
+            events += backend.poll(0.5)
+        died = next(e for e in events if isinstance(e, Died))
+        assert died.job is None and died.reason.startswith("episode timeout")  # no episode blamed
+        assert backend.idle_slots() == [0] and backend.pids()[0] != old_pid  # a fresh worker
+    finally:
+        backend.close()
+
+
+def test_seed_intervals_use_the_exact_student_t_quantile():
+    from cua.batch.stats import mean_ci, t_quantile_975
+
+    # t(0.975, df) as tabulated (Abramowitz & Stegun table 26.10; scipy.stats.t.ppf(0.975, df))
+    published = {1: 12.7062, 2: 4.3027, 10: 2.2281, 30: 2.0423, 40: 2.0211, 60: 2.0003, 120: 1.9799}
+    for df, t in published.items():
+        assert t_quantile_975(df) == pytest.approx(t, abs=1e-4), df
+    values = [0.0, 1.0] * 20  # 40 seeds: df 39, not the normal's 1.96
+    _, half = mean_ci(values)
+    assert half == pytest.approx(2.0227 * statistics.stdev(values) / 40 ** 0.5, abs=1e-4)

@@ -13,11 +13,12 @@ import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 from PIL import Image
 from typer.testing import CliRunner
 
-from cua.audit import parse_judgment
+from cua.audit import audit_run, parse_judgment
 from cua.batch import StackSpec, run_batch
 from cua.cli import app
 
@@ -79,3 +80,67 @@ def test_audit_lists_false_positives_and_negatives(tmp_path):
     assert (audit["agree"], audit["false_positive"], audit["false_negative"], audit["undecided"]) == (0, 1, 1, 1)
     md = (run_dir / "audit.md").read_text()
     assert "| miniwob/click-test | 0 | success | not done | false_positive |" in md
+
+
+class _FlakyJudge(BaseHTTPRequestHandler):
+    """A hosted judge (stand-in, see the module docstring) whose 2nd request fails with HTTP 500."""
+
+    requests: ClassVar[int] = 0
+    images: ClassVar[list[tuple[int, int]]] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests += 1
+        if type(self).requests == 2:
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        url = next(p["image_url"]["url"] for p in body["messages"][-1]["content"] if p["type"] == "image_url")
+        self.images.append(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size)
+        data = json.dumps({"choices": [{"message": {"role": "assistant",
+                                                     "content": '{"success": true, "reason": "done"}'}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_a_failed_judge_call_is_undecided_and_a_rerun_judges_only_what_is_left(tmp_path):
+    run_dir = tmp_path / "run"
+    run_batch("miniwob/click-test", StackSpec(max_steps=1), run_dir, seeds=[0, 1, 2, 3], workers=1,
+              show_progress=False)
+    folders = sorted(p.parent for p in (run_dir / "episodes").glob("*/result.json"))
+    assert len(folders) == 4
+
+    def doctor(folder, **fields) -> None:  # a run folder is data: edited by hand, or by an attacker
+        path = folder / "result.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+
+    doctor(folders[2], status="error", error="ActionParseError: x", error_kind="agent")  # not scored: not audited
+    doctor(folders[3], final_screenshot="../../../../etc/hostname")  # must never be sent
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyJudge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    grader = f"vlm:backend=http,path=http://127.0.0.1:{server.server_address[1]},model=judge,retries=0"
+    try:
+        first = audit_run(run_dir, grader, show_progress=False)
+        saved = json.loads((run_dir / "audit.json").read_text())
+        second = audit_run(run_dir, grader, show_progress=False)
+    finally:
+        server.shutdown()
+    by_folder = {i.folder: i for i in first.items}
+    assert sorted(by_folder) == [folders[0].name, folders[1].name, folders[3].name]  # the error is left out
+    assert by_folder[folders[0].name].kind == "agree"
+    assert by_folder[folders[1].name].judge_failed and by_folder[folders[1].name].kind == "undecided"
+    assert "HTTP 500" in by_folder[folders[1].name].reason
+    assert by_folder[folders[3].name].kind == "undecided" and "refused" in by_folder[folders[3].name].reason
+    assert saved["complete"] and saved["judge_failed"] == 1 and saved["undecided"] == 2
+    # the re-run asked only about the episode whose judge call failed: 2 + 1 requests in all
+    assert _FlakyJudge.requests == 3 and len(_FlakyJudge.images) == 2
+    assert {i.folder: i.kind for i in second.items} == {folders[0].name: "agree", folders[1].name: "agree",
+                                                        folders[3].name: "undecided"}
+    assert json.loads((run_dir / "audit.json").read_text())["judge_failed"] == 0

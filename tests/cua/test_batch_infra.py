@@ -81,3 +81,37 @@ def test_sites_that_do_not_answer_are_infra_errors_retried_and_reported_apart(tm
     md = (tmp_path / "results.md").read_text()
     assert "## Infrastructure errors (not scored)" in md and "| needs-vm | no VM provider here (test) |" in md
     assert len(list((tmp_path / "retried").iterdir())) == 2  # the first attempt of each, kept aside
+
+
+GRADER_FIXTURE = HERE.parent / "envs" / "osworld_fixtures" / "grader_error"
+GRADER_TASK = "7b3e0c1a-5d2f-4e8b-9a61-c4f0d2e8b7a3"  # its gold file is missing: the metric raises
+
+
+def test_a_metric_that_raises_is_a_grader_error_never_retried(tmp_path):
+    """An OSWorld task whose metric raises, on the real local runner (Xvfb): neither the agent's
+    failure nor a flaky infrastructure. It ends as a grader error, is not retried although
+    retries are allowed, is not scored, and has its own column in results.md / results.json."""
+    import shutil
+
+    import pytest
+
+    from cua.batch import StackSpec, run_batch
+
+    if shutil.which("Xvfb") is None and not os.environ.get("CI"):
+        pytest.skip("Xvfb is not installed (apt-get install -y xvfb)")
+    report = run_batch(f"osworld:{GRADER_FIXTURE}", StackSpec(max_steps=1), tmp_path, seeds=[0],
+                       workers=1, retries=2, show_progress=False)
+    (row,) = report.episode_rows()
+    assert row["status"] == "error" and row["error_kind"] == "grader" and row["attempts"] == 1
+    assert row["error"].startswith("EvaluationError: metric 'compare_text_file' failed: FileNotFoundError")
+    assert not (tmp_path / "retried").exists() or not any((tmp_path / "retried").iterdir())
+    data = json.loads((tmp_path / "results.json").read_text())
+    total = data["overall"]
+    assert total["grader_errors"] == 1 and total["scored"] == 0 and total["agent_errors"] == 0
+    assert total["infra_errors"] == 0 and total["errors"] == 1
+    assert [(e["task"], e["seed"]) for e in data["grader_errors"]] == [(GRADER_TASK, 0)]
+    assert data["infra_errors"] == []
+    md = (tmp_path / "results.md").read_text()
+    assert "| grader errors |" in md and "## Grader errors" in md
+    overall_row = next(line for line in md.splitlines() if line.startswith("| overall |"))
+    assert overall_row.rstrip(" |").split("|")[-1].strip() == "1"  # the last column: grader errors

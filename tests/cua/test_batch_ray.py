@@ -34,3 +34,32 @@ def test_ray_local_gives_the_same_results_as_one_local_worker(tmp_path, no_ray_l
     assert on_ray.backend == "ray local" and not ray.is_initialized()  # the run shut its Ray down
     starts = [e for e in read_events(tmp_path / "ray") if e["event"] == "start"]
     assert len(starts) == 4 and {e["slot"] for e in starts} == {0, 1}
+
+
+def test_a_killed_actor_is_gone_before_its_episode_can_be_retried(tmp_path, no_ray_left):
+    """``ray.kill`` only asks; a dying actor could still write into the episode folder the retry
+    reuses. The backend reports the death (and so allows the retry) only once the process is gone."""
+    import time
+
+    from cua.batch.backend import Died, Started
+    from cua.batch.jobs import plan_jobs
+    from cua.batch.ray_backend import RayBackend, _process_gone
+    from cua.batch.worker import WorkerConfig
+    from cua.suites import resolve
+
+    suite, _ = resolve("miniwob/click-test")
+    job = plan_jobs(suite, ["click-test"], [0], tmp_path)[0]
+    backend = RayBackend(WorkerConfig("miniwob/click-test", STACK, str(tmp_path)), 1, "local")
+    try:
+        old_pid = backend.pids()[0]
+        backend.assign(0, job, 1)
+        deadline = time.monotonic() + 120
+        while not any(isinstance(e, Started) for e in backend.poll(0.5)):
+            assert time.monotonic() < deadline, "the actor never started the episode"
+        backend.kill(0, "episode timeout: ran past 1 s")
+        assert _process_gone(old_pid)  # not just asked to stop: stopped
+        died = [e for e in backend.poll(0) if isinstance(e, Died)]
+        assert [(e.job, e.reason) for e in died] == [(job, "episode timeout: ran past 1 s")]
+        assert backend.idle_slots() == [0] and backend.pids()[0] != old_pid
+    finally:
+        backend.close()

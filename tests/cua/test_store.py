@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from cua.core import Click, CuaError, EpisodeResult, StepRecord
-from cua.core.store import EpisodeWriter, episode_dirname, load_episode
+from cua.core.store import EpisodeWriter, episode_dirname, episode_file, load_episode
 
 
 def _shot(colour: str = "white") -> Image.Image:
@@ -80,3 +80,31 @@ def test_bad_paths_are_clear_errors(tmp_path):
 def test_episode_dirname_is_safe():
     assert episode_dirname("miniwob/click-button", 3) == "miniwob_click-button__seed3"
     assert "/" not in episode_dirname("../../etc/passwd", None)
+
+
+def test_episode_file_accepts_only_plain_names_inside_the_folder(tmp_path):
+    folder = tmp_path / "ep"
+    folder.mkdir()
+    secret = tmp_path / "secret.png"
+    _shot("red").save(secret)
+    (folder / "leak.png").symlink_to(secret)  # a link inside that leads out
+    assert episode_file(folder, "step_0000.png") == folder / "step_0000.png"
+    for bad in (str(secret), "../secret.png", "sub/step.png", "..", ".", "", "leak.png", "a\\b.png"):
+        assert episode_file(folder, bad) is None, bad
+
+
+def test_loader_refuses_screenshot_names_leading_out(tmp_path):
+    """A doctored steps.jsonl naming an image elsewhere on the machine: a warning, never the image."""
+    secret = tmp_path / "secret.png"
+    _shot("red").save(secret)
+    w = EpisodeWriter(tmp_path / "ep")
+    w.write_step(StepRecord(index=0, screenshot=w.screenshot_name(0)), _shot())
+    with open(tmp_path / "ep" / "steps.jsonl", "a") as f:
+        f.writelines(StepRecord(index=i, screenshot=name).model_dump_json() + "\n" for i, name in enumerate((str(secret), "../secret.png"), 1))
+    ep = load_episode(tmp_path / "ep")
+    assert [s.index for s in ep.steps] == [0, 1, 2]
+    assert len(ep.warnings) == 2 and all("refused" in w for w in ep.warnings)
+    assert ep.screenshot(ep.steps[0]).size == (64, 48)
+    for step in ep.steps[1:]:
+        with pytest.raises(CuaError, match="not a file of"):
+            ep.screenshot(step)

@@ -156,7 +156,7 @@ def test_live_run_then_trajectory_browser(app_url, page, tmp_path):
 
 
 def test_unknown_task_is_a_visible_error(app_url, page, tmp_path):
-    url, _ = app_url
+    url, runs = app_url
     page.goto(url)
     page.locator("#start").wait_for(timeout=WAIT_MS)
     box = page.locator("#task input")
@@ -168,9 +168,13 @@ def test_unknown_task_is_a_visible_error(app_url, page, tmp_path):
     _shot(page, tmp_path, "4-unknown-task")
     # the app keeps working: the browser tab still answers
     page.get_by_role("tab", name="Trajectories").click()
-    page.locator("#browse-path input, #browse-path textarea").first.fill(str(tmp_path / "missing"))
+    path_box = page.locator("#browse-path input, #browse-path textarea").first
+    path_box.fill(str(runs / "missing"))
     page.locator("#browse-open").click()
     page.get_by_text("no such folder").first.wait_for(timeout=WAIT_MS)
+    path_box.fill("/etc")  # outside --runs-dir: refused, in words
+    page.locator("#browse-open").click()
+    page.get_by_text("outside the folders this app may open").first.wait_for(timeout=WAIT_MS)
 
 
 def test_pause_and_resume_mid_run_then_dashboard(app_url, page, tmp_path):

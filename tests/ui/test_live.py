@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from cua.core.store import load_episode
+from cua.ui import live_view
 from cua.ui.human import Decision, moved
-from cua.ui.live import Event, LiveRun, RunSpec
+from cua.ui.live import Control, Event, LiveRun, RunSpec
 
 pytestmark = pytest.mark.skipif(not shutil.which(os.environ.get("CUA_CHROMIUM", "/usr/bin/chromium")),
                                  reason="Chromium is not installed")
@@ -111,3 +113,49 @@ def test_stop_while_waiting_for_a_decision(tmp_path: Path):
     result = finish(run)
     assert result.status == "stopped"
     assert run.human.pending is None
+
+
+def chromium_children() -> list[int]:
+    """Chromium processes started by this test process (through the Playwright driver)."""
+    import psutil
+
+    return [c.pid for c in psutil.Process().children(recursive=True)
+            if "chrom" in c.name().lower() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_paused_gate_stops_after_the_idle_limit():
+    control = Control(idle_limit_s=0.3)
+    control.pause()
+    worker = threading.Thread(target=control.gate, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "a paused run nobody resumes must not wait forever"
+    assert control.stopped and "0.3 s paused" in control.stop_reason
+
+
+def test_run_waiting_for_a_decision_too_long_stops_and_closes_its_browser(tmp_path: Path):
+    run = LiveRun(RunSpec(task="miniwob-cpu/click-button", approve_each=True, idle_limit_s=1.0,
+                          runs_root=tmp_path)).start()
+    next_event(run, "proposal")
+    assert chromium_children(), "the run's browser should be up while it waits"
+    result = finish(run)
+    assert result.status == "stopped" and "without a decision" in run.control.stop_reason
+    assert "without a decision" in live_view.status_text(run, "")
+    wait_until(lambda: not chromium_children(), "the run's Chromium to exit")
+
+
+def test_closing_the_stream_stops_the_run_and_forgets_it(tmp_path: Path):
+    """The page went away: Gradio closes the start_run generator (GeneratorExit)."""
+    stream = live_view.start_run("Suite task", "miniwob-cpu/click-button", 0, "", "", "instructions", "a11y",
+                                 "approve-all", 0, True, False, 0, str(tmp_path))
+    deadline = time.time() + WAIT_S
+    for outputs in stream:  # until the run sits paused after reset, its browser open
+        if "paused" in str(outputs[0]) or time.time() > deadline:
+            break
+    assert len(live_view.RUNS) == 1 and "paused" in str(outputs[0])
+    run = next(iter(live_view.RUNS.values()))
+    stream.close()
+    assert not live_view.RUNS
+    result = finish(run)
+    assert result.status == "stopped" and "went away" in run.control.stop_reason
+    wait_until(lambda: not chromium_children(), "the run's Chromium to exit")
