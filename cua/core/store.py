@@ -6,9 +6,11 @@
     <episode>/result.json      EpisodeResult, written last (its presence = episode finished)
 
 A killed run loses at most the step in flight: each line is appended and fsynced after its
-screenshot is in place, and result.json is replaced atomically. Secrets never reach disk:
-values of environment variables that look like credentials (and any named in
-``secret_env``) are masked in every line written.
+screenshot is in place, and result.json is replaced atomically. Credentials are masked in
+every line written: values of environment variables that look like credentials (and any named
+in ``secret_env``), and the values of credential query parameters in URLs (``access_token=``,
+``private_token=``, ``api_key=`` ...). Envs that record more (WebArena's network trace) mask
+what they record themselves (envs/webarena/redact.py); screenshots are stored as they are.
 """
 
 from __future__ import annotations
@@ -41,10 +43,18 @@ def secret_values(extra_env_names: tuple[str, ...] = ()) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+# Query parameters that carry credentials (GitLab's private_token, OAuth's access_token, ...):
+# their values are masked wherever a URL appears in a record.
+_CREDENTIAL_PARAM = re.compile(
+    r"([?&;](?:access_token|private_token|auth_token|id_token|refresh_token|token|api_key|apikey"
+    r"|client_secret|secret|password|passwd|session_id|sessionid|sig|signature)=)[^&#\s\"\\]+",
+    re.IGNORECASE)
+
+
 def redact(text: str, secrets: list[str]) -> str:
     for value in secrets:
         text = text.replace(value, "***")
-    return text
+    return _CREDENTIAL_PARAM.sub(r"\1***", text)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

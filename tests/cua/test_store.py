@@ -62,6 +62,21 @@ def test_secrets_are_masked(tmp_path, monkeypatch):
     assert text.count("***") == 3
 
 
+def test_credential_query_parameters_are_masked(tmp_path):
+    """A site token in a URL (GitLab's private_token, OAuth's access_token) never reaches disk;
+    ordinary parameters, even ones whose name or value mentions a token, stay readable."""
+    w = EpisodeWriter(tmp_path / "ep")
+    url = "http://git.local/api/v4/projects?private_token=glpat-abc123&page=2&q=token"
+    record = StepRecord(index=0, screenshot=w.screenshot_name(0),
+                        info={"url_after": url, "next": "https://a.test/cb?code=1&access_token=ya29.zz#top",
+                              "search": "https://shop.test/s?keyword=tokens&sort=price"})
+    w.write_step(record, _shot())
+    info = load_episode(tmp_path / "ep").steps[0].info
+    assert info["url_after"] == "http://git.local/api/v4/projects?private_token=***&page=2&q=token"
+    assert info["next"] == "https://a.test/cb?code=1&access_token=***#top"
+    assert info["search"] == "https://shop.test/s?keyword=tokens&sort=price"
+
+
 def test_rerun_of_unfinished_episode_starts_clean(tmp_path):
     w = EpisodeWriter(tmp_path / "ep")
     w.write_step(StepRecord(index=0, screenshot=w.screenshot_name(0)), _shot())
