@@ -53,6 +53,14 @@ def end_of_turn_id(chat: LocalChatModel) -> int:
     return int(eos)
 
 
+def stop_token_ids(chat: LocalChatModel) -> list[int]:
+    """Every id a reply ends at: all of the generation config's end-of-sequence ids (``generate``
+    stops at any of them) and the pad id (what follows a finished row), as ``_decode`` reads it."""
+    eos = chat.model.generation_config.eos_token_id
+    stops = [*(eos if isinstance(eos, list) else [eos]), chat.processor.tokenizer.pad_token_id]
+    return sorted({int(t) for t in stops if t is not None})
+
+
 def encode_prompt(chat: LocalChatModel, profile: Profile, row: Row, keep_images: bool = False) -> Prompt:
     """``keep_images``: also keep the resized images (what a generation server is sent)."""
     messages, space = profile.build_messages(row.load_image(), row.instruction)

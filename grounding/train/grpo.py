@@ -14,7 +14,6 @@ clipped surrogate (with a k3 KL term when ``beta`` > 0), in micro-batches.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +28,7 @@ from grounding.train.batches import encode_prompt, to_device
 from grounding.train.config import GRPOConfig, RewardSpec
 from grounding.train.data import Rows, batches, load_rows
 from grounding.train.grpo_math import group_advantages, policy_loss
-from grounding.train.modeling import InMemoryChatModel
+from grounding.train.modeling import InMemoryChatModel, load_reference
 from grounding.train.rollout import (
     Rollout,
     completion_logps,
@@ -97,74 +96,94 @@ def train_grpo(cfg: GRPOConfig, rows: Rows | None = None, rewards: Sequence[Rewa
     if rows is None:
         rows = load_rows(cfg.data.format, cfg.data.train, cfg.data.split, cfg.data.max_samples)
     terms = list(rewards) if rewards is not None else build_rewards(g.rewards)
-    n_seq = cfg.optim.batch_size * g.num_generations
-    micro = min(g.micro_batch_size, n_seq)
-    n_micro = math.ceil(n_seq / micro)
-    s = open_session(cfg, "grpo", len(rows.rows), cfg.optim.batch_size / g.iterations, console, on_step,
-                     micro_steps=n_micro)
-    acc = s.accelerator
-    unwrapped = acc.unwrap_model(s.model)
-    chat = InMemoryChatModel(unwrapped, s.processor)
-    reference = _reference(unwrapped, g.beta)
-    synced = acc.num_processes > 1 and acc.distributed_type.name in ("DEEPSPEED", "FSDP")
-    server = _connect(cfg, s, weight_channel) if cfg.generation.backend == "vllm_server" else None
-    policy = PolicyWeights(unwrapped) if server is not None else None
-    pushed_at: int | None = None  # the step whose weights the server holds
-    global_batch = cfg.optim.batch_size * acc.num_processes
-    stream = batches(len(rows.rows), global_batch, cfg.optim.seed, cfg.data.shuffle,
-                     start=s.state.batch_index)
-    s.model.train()
-    with _progress(console if acc.is_main_process and cfg.logging.progress else None) as bar:
-        task = bar.add_task("grpo", total=s.total_steps, completed=s.state.step)
-        while s.state.step < s.total_steps:
-            t0 = time.perf_counter()
-            sync_s = 0.0
-            if server is not None and pushed_at != s.state.step:
-                sync_s, pushed_at = _push(s, server, policy), s.state.step
-            index, ids = next(stream)
-            mine = [rows.rows[i] for i in ids[acc.process_index::acc.num_processes]]
-            prompts = [encode_prompt(chat, s.profile, r, keep_images=server is not None) for r in mine]
-            if server is not None:
-                rollout = sample_from_server(server, chat, prompts, g.num_generations, g.temperature, g.max_new_tokens)
-            else:
-                rollout = sample(chat, prompts, g.num_generations, g.temperature, g.max_new_tokens, synced)
-            samples = [RewardSample(text, s.profile, p.space, p.row.image_size, p.row.box, p.row.meta)
-                       for text, p in zip(rollout.texts, rollout.prompts)]
-            total, logged = score(terms, samples)
-            adv = group_advantages(total, g.num_generations, g.scale_rewards)
-            s.state.batch_index = index + 1
-            s.state.samples_seen += len(mine) * acc.num_processes
-            old = None if g.iterations == 1 else _logps(s, chat, rollout, micro)
-            ref = None if reference is None else _logps(s, chat, rollout, micro, reference)
-            grouped = total.view(-1, g.num_generations)
-            gen_s = time.perf_counter() - t0
-            for _ in range(g.iterations):
-                if s.state.step >= s.total_steps:
-                    break
-                t1 = time.perf_counter()
-                stats = _update(s, chat, rollout, adv, old, ref, micro, n_micro, cfg)
-                s.scheduler.step()
-                s.state.step += 1
-                values = {"reward": float(total.mean()), "reward_std": float(total.std(unbiased=False)),
-                          **logged, **stats,
-                          "zero_std_groups": float((grouped.std(1, unbiased=False) == 0).float().mean()),
-                          "completion_tokens": float(rollout.mask.sum(1).float().mean()),
-                          "generation_s": gen_s, "weight_sync_s": sync_s,
-                          "step_s": time.perf_counter() - t1 + gen_s,
-                          "completions_per_s": len(rollout) / (time.perf_counter() - t1 + gen_s)}
-                gen_s = sync_s = 0.0
-                s.after_step(values)
-                bar.update(task, advance=1)
-    if server is not None:
-        if pushed_at != s.state.step:  # the server ends holding the final policy
+    server: VllmServer | None = None
+    try:  # the server connection and the rewards' browsers close however training ends
+        n_seq = cfg.optim.batch_size * g.num_generations
+        micro = min(g.micro_batch_size, n_seq)
+        n_micro = math.ceil(n_seq / micro)
+        # Every batch holds batch_size prompts per process: n_micro (accelerate's accumulation
+        # count) is sized for them, and a short batch would shift the optimizer steps.
+        s = open_session(cfg, "grpo", len(rows.rows), cfg.optim.batch_size / g.iterations, console, on_step,
+                         micro_steps=n_micro, batch_rows=cfg.optim.batch_size)
+        acc = s.accelerator
+        unwrapped = acc.unwrap_model(s.model)
+        chat = InMemoryChatModel(unwrapped, s.processor)
+        reference = _reference(s, unwrapped)
+        synced = acc.num_processes > 1 and acc.distributed_type.name in ("DEEPSPEED", "FSDP")
+        server = _connect(cfg, s, weight_channel) if cfg.generation.backend == "vllm_server" else None
+        policy = PolicyWeights(unwrapped) if server is not None else None
+        pushed_at: int | None = None  # the step whose weights the server holds
+        global_batch = cfg.optim.batch_size * acc.num_processes
+        stream = batches(len(rows.rows), global_batch, cfg.optim.seed, cfg.data.shuffle,
+                         start=s.state.batch_index)
+        s.model.train()
+        with _progress(console if acc.is_main_process and cfg.logging.progress else None) as bar:
+            task = bar.add_task("grpo", total=s.total_steps, completed=s.state.step)
+            while s.state.step < s.total_steps:
+                t0 = time.perf_counter()
+                sync_s = 0.0
+                if server is not None and pushed_at != s.state.step:
+                    sync_s, pushed_at = _push(s, server, policy), s.state.step
+                index, ids = next(stream)
+                mine = [rows.rows[i] for i in ids[acc.process_index::acc.num_processes]]
+                prompts = [encode_prompt(chat, s.profile, r, keep_images=server is not None) for r in mine]
+                if server is not None:
+                    rollout = sample_from_server(server, chat, prompts, g.num_generations, g.temperature,
+                                                 g.max_new_tokens)
+                else:
+                    rollout = sample(chat, prompts, g.num_generations, g.temperature, g.max_new_tokens, synced)
+                samples = [RewardSample(text, s.profile, p.space, p.row.image_size, p.row.box, p.row.meta)
+                           for text, p in zip(rollout.texts, rollout.prompts)]
+                total, logged = score(terms, samples)
+                adv = group_advantages(total, g.num_generations, g.scale_rewards)
+                s.state.samples_seen += len(mine) * acc.num_processes
+                old = None if g.iterations == 1 else _logps(s, chat, rollout, micro)
+                ref = None if reference is None else _logps(s, chat, rollout, micro, reference)
+                grouped = total.view(-1, g.num_generations)
+                gen_s = time.perf_counter() - t0
+                for iteration in range(g.iterations):
+                    if s.state.step >= s.total_steps:
+                        break
+                    t1 = time.perf_counter()
+                    stats = _update(s, chat, rollout, adv, old, ref, micro, n_micro, cfg)
+                    s.scheduler.step()
+                    s.state.step += 1
+                    last = iteration == g.iterations - 1
+                    if last:  # the batch is used up: a resume (or checkpoint) starts at the next one
+                        s.state.batch_index = index + 1
+                    values = {"reward": float(total.mean()), "reward_std": float(total.std(unbiased=False)),
+                              **logged, **stats,
+                              "zero_std_groups": float((grouped.std(1, unbiased=False) == 0).float().mean()),
+                              "completion_tokens": float(rollout.mask.sum(1).float().mean()),
+                              "generation_s": gen_s, "weight_sync_s": sync_s,
+                              "step_s": time.perf_counter() - t1 + gen_s,
+                              "completions_per_s": len(rollout) / (time.perf_counter() - t1 + gen_s)}
+                    gen_s = sync_s = 0.0
+                    s.after_step(values, batch_done=last)
+                    bar.update(task, advance=1)
+        if server is not None and pushed_at != s.state.step:  # the server ends holding the final policy
             _push(s, server, policy)
-        server.close()
-    for term in terms:
-        close = getattr(term.fn, "close", None)
-        if callable(close):
-            close()
+    except BaseException:
+        _close(server, terms, raise_errors=False)  # the training error is the one to report
+        raise
+    _close(server, terms)
     return s.finish({"rows": len(rows.rows), "skipped": dict(rows.skipped), "generation": cfg.generation.backend,
                      "rewards": [{"name": t.name, "weight": t.weight} for t in terms]})
+
+
+def _close(server: VllmServer | None, terms: Sequence[RewardTerm], raise_errors: bool = True) -> None:
+    """Close the server connection and every reward that holds something (online_env's browser);
+    one failing close does not keep the others open."""
+    closers = [server.close] if server is not None else []
+    closers += [c for c in (getattr(t.fn, "close", None) for t in terms) if callable(c)]
+    errors = []
+    for close in closers:
+        try:
+            close()
+        except Exception as e:  # noqa: BLE001 - the rest must still close; the first error is raised
+            errors.append(e)
+    if errors and raise_errors:
+        raise errors[0]
 
 
 def _connect(cfg: GRPOConfig, s: Session, channel: WeightChannel | None) -> VllmServer:
@@ -177,9 +196,13 @@ def _connect(cfg: GRPOConfig, s: Session, channel: WeightChannel | None) -> Vllm
                        "device, DDP or DeepSpeed ZeRO-1/2 (ZeRO-3 and FSDP shard them)")
     gen = cfg.generation
     server = VllmServer(gen.host, gen.port, gen.timeout, gen.request_timeout, gen.group_port)
-    if acc.is_main_process:
-        server.connect_weights(channel if channel is not None else NcclChannel(acc.device))
-    acc.wait_for_everyone()
+    try:
+        if acc.is_main_process:
+            server.connect_weights(channel if channel is not None else NcclChannel(acc.device))
+        acc.wait_for_everyone()
+    except BaseException:
+        server.close()
+        raise
     return server
 
 
@@ -192,17 +215,19 @@ def _push(s: Session, server: VllmServer, policy: PolicyWeights | None) -> float
     return time.perf_counter() - t0
 
 
-def _reference(model: Any, beta: float) -> Any:
-    """The frozen reference for the KL term: the adapter switched off for LoRA (no copy), a
-    frozen copy for full fine-tuning; None without a KL term."""
-    if not beta:
+def _reference(s: Session, unwrapped: Any) -> Any:
+    """The frozen reference for the KL term: the adapter switched off for LoRA (no copy), the
+    base model read again from ``model.path`` for full fine-tuning (the policy may hold resumed
+    weights already); None without a KL term."""
+    if not s.cfg.grpo.beta:
         return None
-    if hasattr(model, "disable_adapter"):
+    if hasattr(unwrapped, "disable_adapter"):
         return "adapter-off"
-    ref = copy.deepcopy(model).eval()
-    for p in ref.parameters():
-        p.requires_grad_(False)
-    return ref
+    plugin = getattr(s.accelerator.state, "deepspeed_plugin", None)
+    if plugin is not None and plugin.zero_stage == 3:
+        raise CuaError("grpo.beta > 0 with finetune: full needs a second, frozen copy of the model, which "
+                       "ZeRO-3 would partition outside its engine: use ZeRO-2, LoRA, or grpo.beta: 0")
+    return load_reference(s.cfg.model, s.float_dtype, s.accelerator.device)
 
 
 @torch.no_grad()
@@ -218,7 +243,8 @@ def _logps(s: Session, chat: InMemoryChatModel, rollout: Rollout, micro: int, re
                 parts.append(completion_logps(unwrapped, batch, completion, s.cfg.grpo.temperature).cpu())
         else:
             model = reference if reference is not None else s.model
-            parts.append(completion_logps(model, batch, completion, s.cfg.grpo.temperature).cpu())
+            with s.accelerator.autocast():  # the reference computes as the policy does (mixed precision)
+                parts.append(completion_logps(model, batch, completion, s.cfg.grpo.temperature).cpu())
     return torch.cat(parts)
 
 

@@ -36,8 +36,28 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return _DTYPES[name]
 
 
-def load_model(cfg: ModelSection, lora: LoraSection, device: torch.device) -> tuple[Any, Any, str]:
-    """(model ready for training, processor, model_type)."""
+def weights_dtype(cfg: ModelSection, device: torch.device, fp32_masters: bool = False) -> torch.dtype:
+    """The dtype the trained weights are held in. Full fine-tuning steps the weights in place
+    with AdamW: in bf16 a step of lr ~1e-5 on a weight ~0.02 is below half a unit in the last
+    place and rounds away, so the model never changes. So full fine-tuning holds fp32 weights
+    (optim.mixed_precision: bf16 computes in bf16) unless ``fp32_masters``: the backend keeps
+    fp32 master copies itself (DeepSpeed; FSDP with mixed precision). LoRA adapters are fp32
+    whatever the base's dtype (peft upcasts them)."""
+    if cfg.finetune != "full" or fp32_masters:
+        return resolve_dtype(cfg.dtype, device)
+    if cfg.dtype == "auto":
+        return torch.float32
+    dtype = _DTYPES[cfg.dtype]
+    if dtype != torch.float32:
+        raise CuaError(f"model.dtype {cfg.dtype} with finetune: full would round every optimizer step away "
+                       "(no fp32 master weights here): use dtype: float32 or auto with optim.mixed_precision: "
+                       "bf16, or train under DeepSpeed (configs/accelerate/zero*.yaml), which keeps fp32 masters")
+    return dtype
+
+
+def load_model(cfg: ModelSection, lora: LoraSection, device: torch.device,
+               fp32_masters: bool = False) -> tuple[Any, Any, str]:
+    """(model ready for training, processor, model_type). ``fp32_masters``: see ``weights_dtype``."""
     source = _locate(cfg.path)
     try:
         config = AutoConfig.from_pretrained(source)
@@ -47,7 +67,7 @@ def load_model(cfg: ModelSection, lora: LoraSection, device: torch.device) -> tu
     if config.model_type not in _PROCESSORS:
         raise CuaError(f"{cfg.path}: model type {config.model_type!r} cannot be trained here; expected one of "
                        f"{', '.join(_PROCESSORS)}")
-    kwargs: dict[str, Any] = {"dtype": resolve_dtype(cfg.dtype, device)}
+    kwargs: dict[str, Any] = {"dtype": weights_dtype(cfg, device, fp32_masters)}
     if cfg.attn_implementation:
         kwargs["attn_implementation"] = cfg.attn_implementation
     if cfg.finetune == "qlora":
@@ -65,6 +85,18 @@ def load_model(cfg: ModelSection, lora: LoraSection, device: torch.device) -> tu
     if cfg.finetune in ("lora", "qlora"):
         model = _with_lora(model, cfg, lora)
     return model, processor, config.model_type
+
+
+def load_reference(cfg: ModelSection, dtype: torch.dtype, device: torch.device) -> Any:
+    """The untrained model at ``cfg.path``, frozen: the KL reference of full fine-tuning. Read
+    from disk rather than copied from the policy, which may already hold resumed weights."""
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
+    ref = AutoModelForImageTextToText.from_pretrained(_locate(cfg.path), **kwargs).to(device).eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref
 
 
 def _is_vision(name: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from cua.core import CuaError, ModelSpace
-from grounding.train.batches import Prompt, collate_prompts, end_of_turn_id
+from grounding.train.batches import Prompt, collate_prompts, stop_token_ids
 from grounding.train.grpo_math import token_logps
 from grounding.train.modeling import InMemoryChatModel
 from grounding.train.vllm_server import VllmServer, place_features
@@ -77,11 +77,12 @@ def vision_token_ids(config: Any) -> list[int]:
 
 def _rollout(chat: InMemoryChatModel, prompts: list[Prompt], completion: torch.Tensor,
              lengths: torch.Tensor | None = None) -> Rollout:
-    """Completions (n, T) cut after the first end token: the mask covers it, pads follow.
-    ``lengths``: tokens actually generated per row (default: all T)."""
+    """Completions (n, T) cut after the first end token (any end-of-sequence id, or the pad
+    id): the mask covers it, pads follow. ``lengths``: tokens actually generated per row
+    (default: all T)."""
     pad_id = chat.processor.tokenizer.pad_token_id
     n, width = completion.shape
-    is_end = completion == end_of_turn_id(chat)
+    is_end = torch.isin(completion, torch.tensor(stop_token_ids(chat), dtype=completion.dtype))
     first_end = torch.where(is_end.any(1), is_end.float().argmax(1), torch.full((n,), width))
     last = first_end if lengths is None else torch.minimum(first_end, lengths - 1)
     mask = (torch.arange(width)[None, :] <= last[:, None]).long()

@@ -49,6 +49,7 @@ class Session:
     history: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     resumed_from: str | None = None
+    checkpoint_due: bool = False  # a checkpoint step passed mid-batch: saved at the batch's end
 
     @property
     def trainable_only(self) -> bool:
@@ -62,15 +63,20 @@ class Session:
     def trainable(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
-    def after_step(self, values: dict[str, Any]) -> None:
-        """Bookkeeping after optimizer step ``state.step``: log, checkpoint, evaluate."""
+    def after_step(self, values: dict[str, Any], batch_done: bool = True) -> None:
+        """Bookkeeping after optimizer step ``state.step``: log, checkpoint, evaluate.
+        ``batch_done``: False while more updates on the current batch follow (GRPO's
+        ``iterations``); a checkpoint due then waits for the batch's last update, since a
+        resume starts at the next batch (``state.batch_index``)."""
         step = self.state.step
         values = {**values, "lr": self.scheduler.get_last_lr()[0]}
         self.metrics.log(step, values)
         self.history.append({"step": step, **values})
         ck = self.cfg.checkpoint
-        if ck.every and step % ck.every == 0 and step < self.total_steps:
+        self.checkpoint_due = self.checkpoint_due or bool(ck.every and step % ck.every == 0)
+        if self.checkpoint_due and batch_done and step < self.total_steps:
             checkpoints.save(self.accelerator, self.out, self.state, ck.keep, self.trainable_only)
+            self.checkpoint_due = False
         if self.cfg.eval.every and step % self.cfg.eval.every == 0 and step < self.total_steps:
             self.evaluate()
         if self.on_step is not None:
@@ -107,9 +113,10 @@ class Session:
 
 def open_session(cfg: TrainConfig, method: Literal["sft", "grpo"], n_rows: int, prompts_per_step: float,
                  console: Console | None, on_step: StepHook | None = None,
-                 micro_steps: int = 1) -> Session:
+                 micro_steps: int = 1, batch_rows: int | None = None) -> Session:
     """``prompts_per_step``: rows one optimizer step consumes on each process;
-    ``micro_steps``: backward passes accumulated into one optimizer step (per process)."""
+    ``micro_steps``: backward passes accumulated into one optimizer step (per process);
+    ``batch_rows``: when set, rows every process needs in each batch (fewer is an error)."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from transformers import get_scheduler
@@ -121,9 +128,12 @@ def open_session(cfg: TrainConfig, method: Literal["sft", "grpo"], n_rows: int, 
     log_with = trackers(cfg.logging)
     accelerator = Accelerator(gradient_accumulation_steps=micro_steps, mixed_precision=cfg.optim.mixed_precision,
                               log_with=log_with or None, project_dir=str(out))
+    if batch_rows is not None and n_rows < batch_rows * accelerator.num_processes:
+        raise CuaError(f"{n_rows} training rows cannot fill one batch of {batch_rows} per process x "
+                       f"{accelerator.num_processes} process(es): add rows or lower optim.batch_size")
     set_seed(cfg.optim.seed)
     profile = get_profile(cfg.model.profile)
-    model, processor, _ = load_model(cfg.model, cfg.lora, accelerator.device)
+    model, processor, _ = load_model(cfg.model, cfg.lora, accelerator.device, keeps_fp32_masters(accelerator))
     ip = processor.image_processor
     if ip.patch_size * ip.merge_size != profile.resize.factor:
         raise CuaError(f"profile {profile.name} resizes for a {profile.resize.factor}-pixel grid but {cfg.model.path} "
@@ -164,6 +174,13 @@ def open_session(cfg: TrainConfig, method: Literal["sft", "grpo"], n_rows: int, 
                       f"{accelerator.num_processes} process(es) on {accelerator.device}"
                       + (f" · resumed from {resumed} at step {state.step}" if resumed else ""), highlight=False)
     return session
+
+
+def keeps_fp32_masters(accelerator: Any) -> bool:
+    """Whether the distributed backend steps fp32 copies of 16-bit weights: DeepSpeed does
+    (bf16/fp16 engines and ZeRO), and accelerate's FSDP upcasts them when mixed precision is on."""
+    kind = accelerator.distributed_type.name
+    return kind == "DEEPSPEED" or (kind == "FSDP" and accelerator.mixed_precision != "no")
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

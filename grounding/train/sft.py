@@ -17,6 +17,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cua.core import CuaError
 from grounding.train.batches import Example, collate_sft, encode_example, to_device
 from grounding.train.config import SFTConfig
 from grounding.train.data import Rows, batches, load_rows
@@ -47,6 +48,20 @@ def train_sft(cfg: SFTConfig, rows: Rows | None = None, console: Console | None 
             cache[i] = ex
         return cache[i]
 
+    fallback: list[Example] = []
+
+    def stand_in() -> Example:
+        """A row that fits, for a micro-batch whose rows were all skipped (longer than
+        ``max_length``): it still runs forward and backward with its loss times 0, so every
+        process makes the same backward passes (DDP's all-reduce) and accelerate's accumulation
+        counter stays in phase with the optimizer steps."""
+        if not fallback:
+            fit = next((e for e in (example(i) for i in range(len(rows.rows))) if e is not None), None)
+            if fit is None:
+                raise CuaError(f"every training row is longer than max_length {cfg.max_length}")
+            fallback.append(fit)
+        return fallback[0]
+
     global_batch = cfg.optim.batch_size * acc.num_processes
     stream = batches(len(rows.rows), global_batch, cfg.optim.seed, cfg.data.shuffle, start=s.state.batch_index)
     s.model.train()
@@ -54,36 +69,41 @@ def train_sft(cfg: SFTConfig, rows: Rows | None = None, console: Console | None 
         task = bar.add_task("sft", total=s.total_steps, completed=s.state.step)
         while s.state.step < s.total_steps:
             t0 = time.perf_counter()
-            losses, tokens, seen = [], 0, 0
+            losses, tokens, seen, grad_norm = [], 0, 0, None
             for _ in range(cfg.optim.grad_accum):
                 index, ids = next(stream)
                 mine = [e for e in (example(i) for i in ids[acc.process_index::acc.num_processes]) if e]
                 s.state.batch_index = index + 1
-                if not mine:
-                    continue
-                batch = to_device(collate_sft(mine, pad_id), acc.device, s.float_dtype)
+                batch = to_device(collate_sft(mine or [stand_in()], pad_id), acc.device, s.float_dtype)
                 with acc.accumulate(s.model):
                     loss = s.model(**batch).loss
-                    acc.backward(loss)
+                    acc.backward(loss if mine else loss * 0.0)
                     if acc.sync_gradients and cfg.optim.max_grad_norm:
                         grad_norm = acc.clip_grad_norm_(s.trainable(), cfg.optim.max_grad_norm)
                     s.optimizer.step()
                     s.optimizer.zero_grad()
-                losses.append(loss.detach())
-                tokens += int((batch["labels"] != -100).sum())
-                seen += len(mine)
+                if mine:
+                    losses.append(loss.detach())
+                    tokens += int((batch["labels"] != -100).sum())
+                    seen += len(mine)
             s.scheduler.step()
             s.state.step += 1
             s.state.samples_seen += seen * acc.num_processes
-            loss_mean = acc.gather(torch.stack(losses).mean()[None]).mean() if losses else torch.tensor(float("nan"))
             took = time.perf_counter() - t0
-            values: dict[str, Any] = {"loss": float(loss_mean), "answer_tokens": tokens,
+            values: dict[str, Any] = {"loss": _mean_loss(acc, losses), "answer_tokens": tokens,
                                       "samples_per_s": seen * acc.num_processes / took, "step_s": took}
-            if cfg.optim.max_grad_norm and losses:
+            if grad_norm is not None:
                 values["grad_norm"] = float(grad_norm)
             s.after_step(values)
             bar.update(task, advance=1)
     return s.finish({"rows": len(rows.rows), "skipped": dict(skipped)})
+
+
+def _mean_loss(acc: Any, losses: list[torch.Tensor]) -> float:
+    """The mean micro-batch loss over every process (each joins the gather, losses or not)."""
+    local = torch.tensor([[float(sum(losses)) if losses else 0.0, float(len(losses))]], device=acc.device)
+    total, count = acc.gather(local).sum(0).tolist()
+    return total / count if count else float("nan")
 
 
 def _progress(console: Console | None) -> Progress:

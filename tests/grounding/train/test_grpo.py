@@ -100,3 +100,73 @@ class _NoChat:
         raise AssertionError
 
     chat_batch = chat
+
+
+class _ClosableReward:
+    """A reward that holds something to release (as online_env holds a browser)."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def __call__(self, samples: Sequence[RewardSample]) -> list[float]:
+        return [float(len(s.completion) % 3) for s in samples]  # varies, so the policy moves
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _full_cfg(out: Path, ckpt: Path, export: dict[str, Path], **over: object) -> GRPOConfig:
+    data = {"output_dir": str(out), "model": {"path": str(ckpt), "profile": "qwen2.5-vl", "finetune": "full"},
+            "data": {"train": str(export["train"]), "max_samples": 4},
+            "optim": {"lr": 1e-2, "max_steps": 4, "batch_size": 1, "scheduler": "constant"},
+            "grpo": {"num_generations": 2, "max_new_tokens": 6, "iterations": 2, "beta": 0.5,
+                     "rewards": [{"name": "format"}]},
+            "checkpoint": {"every": 1, "keep": 5}, "logging": {"progress": False}, **over}
+    return GRPOConfig.model_validate(data)
+
+
+def test_full_grpo_resume_keeps_the_base_as_reference_and_checkpoints_between_batches(
+        tmp_path: Path, tiny_qwen25_dir: Path, small_export: dict[str, Path]) -> None:
+    import json
+
+    reward = _ClosableReward()
+
+    def kill_at_3(step: int, _: dict) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    cut = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        train_grpo(_full_cfg(cut, tiny_qwen25_dir, small_export), rewards=[RewardTerm("r", 1.0, reward)],
+                   on_step=kill_at_3)
+    assert reward.closed == 1  # released although training failed
+    # iterations=2: steps 1-2 use batch 0, steps 3-4 batch 1. Checkpoints due at steps 1 and 3
+    # (mid-batch) wait for the batch's end, so a resume never skips a batch's remaining updates.
+    assert [p.name for p in (cut / "checkpoints").iterdir()] == ["step_0000002"]
+    state = json.loads((cut / "checkpoints" / "step_0000002" / "trainer_state.json").read_text())
+    assert state["step"] == 2 and state["batch_index"] == 1
+    before = {m["step"]: m for m in read_metrics(cut) if m["kind"] == "train"}
+    assert before[1]["kl"] == pytest.approx(0.0, abs=1e-7) and before[3]["kl"] > 1e-6  # the policy moved
+
+    again = _ClosableReward()
+    resumed = train_grpo(_full_cfg(cut, tiny_qwen25_dir, small_export, checkpoint={"every": 1, "resume": True}),
+                         rewards=[RewardTerm("r", 1.0, again)])
+    assert resumed["steps"] == 4 and resumed["resumed_from"].endswith("step_0000002") and again.closed == 1
+    after = [m for m in read_metrics(cut) if m["kind"] == "train"]
+    assert [m["step"] for m in after] == [1, 2, 3, 3, 4]
+    # The resumed step 3 scores batch 1 against the base model, as the uninterrupted run did; a
+    # reference copied from the resumed policy would give a KL of exactly 0 here.
+    assert after[3]["kl"] == pytest.approx(before[3]["kl"], rel=1e-3)
+
+
+def test_fewer_rows_than_one_batch_is_an_error(tmp_path: Path, tiny_qwen25_dir: Path,
+                                               small_export: dict[str, Path]) -> None:
+    from cua.core import CuaError
+
+    cfg = _full_cfg(tmp_path, tiny_qwen25_dir, small_export, data={"train": str(small_export["train"]),
+                                                                   "max_samples": 1},
+                    optim={"batch_size": 2, "max_steps": 2})
+    reward = _ClosableReward()
+    with pytest.raises(CuaError, match="cannot fill one batch of 2"):
+        train_grpo(cfg, rewards=[RewardTerm("r", 1.0, reward)])
+    assert reward.closed == 1

@@ -167,3 +167,59 @@ def test_unknown_config_key_is_an_error_naming_it(tmp_path: Path) -> None:
     as_json.write_text('{"output_dir": "out", "model": {"path": "m", "profile": "jedi"}, "data": {"train": "d"}}')
     cfg = load_config(as_json, SFTConfig)
     assert cfg.learning_rate("sft") == 2e-4 and cfg.learning_rate("grpo") == 1e-5  # LoRA recipe defaults
+
+
+def test_full_finetune_holds_fp32_weights_so_small_steps_are_not_rounded_away(
+        tmp_path: Path, tiny_qwen25_dir: Path, small_export: dict[str, Path]) -> None:
+    """AdamW steps the weights in place: in bf16 a step of lr ~1e-6 on a weight ~0.02 rounds
+    away. Full fine-tuning holds fp32 weights (bf16 compute via optim.mixed_precision) and
+    refuses bf16 weights where nothing keeps fp32 master copies. (Mixed precision itself is not
+    switched on here: accelerate fixes it once per process.)"""
+    from safetensors.torch import load_file
+
+    from grounding.train.config import ModelSection
+    from grounding.train.modeling import weights_dtype
+
+    cuda = torch.device("cuda")  # only a name here: which dtype a GPU run would load
+    full = ModelSection(path="m", profile="qwen2.5-vl", finetune="full")
+    assert weights_dtype(full, cuda) == torch.float32
+    assert weights_dtype(full, cuda, fp32_masters=True) == torch.bfloat16  # DeepSpeed keeps the masters
+    assert weights_dtype(ModelSection(path="m", profile="qwen2.5-vl", finetune="lora"), cuda) == torch.bfloat16
+    with pytest.raises(CuaError, match="round every optimizer step away"):
+        train_sft(_cfg(tmp_path / "bf16", tiny_qwen25_dir, small_export, model={"dtype": "bfloat16"}))
+
+    summary = train_sft(_cfg(tmp_path / "mixed", tiny_qwen25_dir, small_export,
+                             optim={"lr": 1e-6, "max_steps": 1}))
+    base = load_file(str(tiny_qwen25_dir / "model.safetensors"))
+    final = load_file(str(Path(summary["model_dir"]) / "model.safetensors"))
+    name = next(k for k in final if k.endswith("layers.0.mlp.down_proj.weight") and ".visual." not in f".{k}")
+    assert final[name].dtype == torch.float32
+    changed = (final[name] != base[name].float()).float().mean().item()
+    assert changed > 0.9, changed  # one step of lr 1e-6 moved (nearly) every element
+
+
+def test_a_micro_batch_whose_rows_are_all_too_long_still_steps(tmp_path: Path, tiny_qwen25: Any,
+                                                                tiny_qwen25_dir: Path) -> None:
+    """Row 0 is longer than max_length: the first micro-batch of step 1 has nothing to train on,
+    yet it still makes its (zero-loss) backward pass, so accumulation stays in phase: both
+    steps update the weights and log a gradient norm."""
+    from cua.core import Box
+    from grounding.profiles import get_profile
+    from grounding.train.batches import encode_example
+    from grounding.train.data import Row, Rows
+
+    def row(size: tuple[int, int]) -> Row:
+        return Row(Image.new("RGB", size, "white"), "the Save button", Box(x1=5, y1=5, x2=30, y2=20), size)
+
+    rows = Rows([row((448, 448)), row((64, 64)), row((64, 64)), row((70, 64))])
+    lengths = [encode_example(tiny_qwen25, get_profile("qwen2.5-vl"), r).length for r in rows.rows]
+    assert lengths[0] > max(lengths[1:]) + 2
+    cfg = _cfg(tmp_path, tiny_qwen25_dir, {"train": tmp_path / "unused.json"},
+               optim={"batch_size": 1, "grad_accum": 2, "max_steps": 2, "lr": 1e-2},
+               data={"shuffle": False}, max_length=(lengths[0] + max(lengths[1:])) // 2)
+    summary = train_sft(cfg, rows=rows)
+    assert summary["steps"] == 2 and summary["skipped"] == {"longer_than_max_length": 1}
+    train = [m for m in read_metrics(tmp_path) if m["kind"] == "train"]
+    assert [m["step"] for m in train] == [1, 2]
+    assert all(m["grad_norm"] > 0 and m["loss"] == m["loss"] for m in train)  # finite loss, a real step
+    assert summary["samples_seen"] == 3  # the skipped row is not counted as seen
