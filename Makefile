@@ -17,9 +17,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install system-deps demo clean
 
+WORKERS ?= 2
+
 run: install
-	$(VENV)/bin/cua run --suite miniwob-cpu --seeds $(SEEDS) --out runs/main-miniwob
-	$(VENV)/bin/cua run --suite synthetic-easy --seeds $(SEEDS) --out runs/main-synthetic
+	$(VENV)/bin/cua eval --suite miniwob-cpu --seeds $(SEEDS) --workers $(WORKERS) --out runs/main/miniwob
+	$(VENV)/bin/cua eval --suite synthetic-easy --seeds $(SEEDS) --workers $(WORKERS) --out runs/main/synthetic
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider tests

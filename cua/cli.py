@@ -147,7 +147,7 @@ def eval_command(
     console.print(f"overall success {total['successes']}/{total['scored']} = "
                   f"{(total['success_rate'] or 0):.1%} (95% CI {interval}); "
                   f"{total['agent_errors']} agent errors, {total['infra_errors']} infra errors, "
-                  f"{len(report.skipped)} tasks skipped", highlight=False)
+                  f"{total['grader_errors']} grader errors, {len(report.skipped)} tasks skipped", highlight=False)
     console.print(f"trajectories: {run_dir / 'episodes'}   results: {run_dir / 'results.json'}, "
                   f"{run_dir / 'results.md'}", highlight=False)
     if audit:

@@ -166,25 +166,29 @@ class BatchReport:
             lines.append("")
         return "\n".join(lines)
 
-    _SHORT_HEADER = ["n", "ok", "rate", "95% CI", "seeds mean±CI", "agent err", "infra err", "grader err"]
+    # The terminal table fits 80 columns: errors in one "agent/infra/grader" cell, domains as rows.
+    _SHORT_HEADER = ["n", "ok", "rate", "95% CI", "seeds±CI", "err a/i/g"]
+
+    def _short_cells(self, d: dict[str, object]) -> list[str]:
+        cells = self._cells(d)
+        return [*cells[:5], "/".join(cells[5:])]
 
     def table(self) -> Table:
         s = self.stack
         t = Table(title=f"{self.suite} — planner={s.get('planner')} grounder={s.get('grounder')} "
                         f"critic={s.get('critic')} · {len(self.seeds)} seeds · {self.workers} {self.backend} workers")
-        t.add_column("task", no_wrap=True)
-        t.add_column("domain")
+        t.add_column("task", overflow="fold", min_width=12)
         for col in self._SHORT_HEADER:
             t.add_column(col, justify="right", no_wrap=True)
         domain_rows = {g.name: g for g in self.per_domain()}
         for g in self.per_task():
-            t.add_row(g.name, self.domain_of.get(g.name, "?"), *self._cells(g.as_dict()))
+            t.add_row(g.name, *self._short_cells(g.as_dict()))
         t.add_section()
         if len(domain_rows) > 1:
             for name, g in domain_rows.items():
-                t.add_row(f"[italic]{name}[/]", "domain", *self._cells(g.as_dict()))
+                t.add_row(f"[italic]domain {name}[/]", *self._short_cells(g.as_dict()))
             t.add_section()
-        t.add_row("[bold]overall[/]", "", *self._cells(self.overall().as_dict()))
+        t.add_row("[bold]overall[/]", *self._short_cells(self.overall().as_dict()))
         return t
 
     def write_results_jsonl(self) -> None:

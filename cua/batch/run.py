@@ -65,13 +65,14 @@ class _Progress:
     def __init__(self, console: Console, total: int, title: str, enabled: bool) -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("ok {task.fields[ok]} · fail {task.fields[fail]} · infra {task.fields[infra]}"
-                              " · retries {task.fields[retries]}"), TimeElapsedColumn())
+                              " · grader {task.fields[grader]} · retries {task.fields[retries]}"), TimeElapsedColumn())
         self.bar = Progress(*columns, console=console, disable=not enabled)
-        self.counts = {"ok": 0, "fail": 0, "infra": 0, "retries": 0}
+        self.counts = {"ok": 0, "fail": 0, "infra": 0, "grader": 0, "retries": 0}
         self.id = self.bar.add_task(title, total=total, **self.counts)
 
     def done(self, r: EpisodeResult, advance: int = 1) -> None:
-        key = "ok" if r.status == "success" else "infra" if is_infra(r) else "fail"
+        key = ("ok" if r.status == "success" else "infra" if is_infra(r)
+               else "grader" if r.error_kind == "grader" else "fail")
         self.counts[key] += 1
         self.bar.update(self.id, advance=advance, **self.counts)
 
