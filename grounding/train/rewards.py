@@ -43,25 +43,27 @@ def format_reward() -> RewardFn:
     return _per_sample("format", lambda s: 1.0 if s.grounding() is not None else 0.0)
 
 
-def _refusal(s: RewardSample, g: Grounding, best: float, worst: float) -> float | None:
-    """The score of a refusal item, or of a refusal on a normal item; None when neither."""
+def _settled(s: RewardSample, best: float, worst: float = 0.0) -> tuple[Grounding | None, float]:
+    """(the reading, 0) when the reply still needs scoring against its box; else (None, its
+    score): ``worst`` when it does not parse; on a refusal item ``best`` for a refusal and
+    ``worst`` for a point; ``worst`` for a refusal on a normal item."""
+    g = s.grounding()
+    if g is None:
+        return None, worst
     if s.box is None:
-        return best if g.point is None else worst
+        return None, best if g.point is None else worst
     if g.point is None:
-        return worst
-    return None
+        return None, worst
+    return g, 0.0
 
 
 def point_in_box() -> RewardFn:
     """GTA1 ``click_reward`` (Yan98/GTA1 src/grpo_grounding.py), also UI-Ins RL: 1 if the point
     is inside the target box, borders included, else 0. Only the first point counts."""
     def score(s: RewardSample) -> float:
-        g = s.grounding()
+        g, settled = _settled(s, 1.0)
         if g is None:
-            return 0.0
-        refused = _refusal(s, g, 1.0, 0.0)
-        if refused is not None:
-            return refused
+            return settled
         assert s.box is not None and g.point is not None
         return 1.0 if s.box.contains(g.point) else 0.0
     return _per_sample("point_in_box", score)
@@ -80,12 +82,9 @@ def gaussian(sigma_scale: float = 0.5) -> RewardFn:
         raise CuaError(f"gaussian: sigma_scale must be positive, got {sigma_scale}")
 
     def score(s: RewardSample) -> float:
-        g = s.grounding()
+        g, settled = _settled(s, 1.0)
         if g is None:
-            return 0.0
-        refused = _refusal(s, g, 1.0, 0.0)
-        if refused is not None:
-            return refused
+            return settled
         assert s.box is not None and g.point is not None
         c = s.box.center
         sx, sy = _positive(sigma_scale * s.box.width), _positive(sigma_scale * s.box.height)
@@ -116,12 +115,9 @@ def gaussian_coverage(sigma_scale: float = 0.5) -> RewardFn:
         raise CuaError(f"gaussian_coverage: sigma_scale must be positive, got {sigma_scale}")
 
     def score(s: RewardSample) -> float:
-        g = s.grounding()
+        g, settled = _settled(s, 1.0)
         if g is None:
-            return 0.0
-        refused = _refusal(s, g, 1.0, 0.0)
-        if refused is not None:
-            return refused
+            return settled
         assert s.box is not None
         return 0.0 if g.box is None else bhattacharyya_coverage(g.box, s.box, sigma_scale)
     return _per_sample("gaussian_coverage", score)
@@ -133,12 +129,9 @@ def distance_hit() -> RewardFn:
     image's width and height, d̂ is the point's distance to the box centre divided by the
     largest distance from that centre to an image corner. Range [0, 2]."""
     def score(s: RewardSample) -> float:
-        g = s.grounding()
+        g, settled = _settled(s, 2.0)
         if g is None:
-            return 0.0
-        refused = _refusal(s, g, 2.0, 0.0)
-        if refused is not None:
-            return refused
+            return settled
         assert s.box is not None and g.point is not None
         w, h = s.image_size
         hit = 1.0 if s.box.contains(g.point) else 0.0
@@ -202,12 +195,9 @@ def iou(point_answers: float = 0.0) -> RewardFn:
     the weight in ``combine``). For profiles whose answers carry a box (os-atlas, a bare
     ``[x1,y1,x2,y2]``); a point-only answer scores ``point_answers`` (default 0)."""
     def score(s: RewardSample) -> float:
-        g = s.grounding()
+        g, settled = _settled(s, 1.0)
         if g is None:
-            return 0.0
-        refused = _refusal(s, g, 1.0, 0.0)
-        if refused is not None:
-            return refused
+            return settled
         assert s.box is not None
         return point_answers if g.box is None else box_iou(g.box, s.box)
     return _per_sample("iou", score)
