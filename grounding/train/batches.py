@@ -6,6 +6,10 @@ profile's bounds, its system prompt and prefill) then ``LocalChatModel.encode`` 
 coordinate space, tokenised on its own and appended, then the end-of-turn token: the model
 learns to continue the very token sequence it will be given at inference. Labels are -100 on
 the prompt and image tokens, so the loss is on the answer only.
+
+Nothing here is kept across a run: an example (pixels included) is encoded when its batch is
+built. ``example_length`` gives an example's token count without decoding its image, for the
+``max_length`` filter.
 """
 
 from __future__ import annotations
@@ -71,11 +75,44 @@ def encode_prompt(chat: LocalChatModel, profile: Profile, row: Row, keep_images:
 
 
 def encode_example(chat: LocalChatModel, profile: Profile, row: Row) -> Example:
-    prompt = encode_prompt(chat, profile, row)
+    answer, ids = answer_ids(chat, profile, row)
+    return Example(encode_prompt(chat, profile, row), ids, answer)
+
+
+def answer_ids(chat: LocalChatModel, profile: Profile, row: Row) -> tuple[str, list[int]]:
+    """The target reply (without the prefill) and its ids, end-of-turn token included."""
     centre, box, _ = profile.target(row.box, row.image_size)
     answer = profile.answer(centre, box)
     ids = chat.processor.tokenizer(answer, add_special_tokens=False)["input_ids"]
-    return Example(prompt, [*ids, end_of_turn_id(chat)], answer)
+    return answer, [*ids, end_of_turn_id(chat)]
+
+
+class _SizeOnly:
+    """What ``Profile.build_messages`` reads of a screenshot (its size, a resize) without pixels."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        self.size = size
+
+    def resize(self, size: tuple[int, int], *_: Any) -> _SizeOnly:
+        return _SizeOnly(size)
+
+
+def example_length(chat: LocalChatModel, profile: Profile, row: Row) -> int:
+    """``encode_example(...).length`` from the text and the image size alone (no decoding): the
+    prompt rendered as ``LocalChatModel.encode`` renders it, each image placeholder counting the
+    (h / factor) x (w / factor) tokens the processor expands it to."""
+    messages, _ = profile.build_messages(_SizeOnly(row.image_size), row.instruction)  # type: ignore[arg-type]
+    prefill = ""
+    if messages[-1].get("role") == "assistant":
+        prefill = "".join(p.get("text", "") for p in messages[-1]["content"])
+        messages = messages[:-1]
+    text = chat.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + prefill
+    n_text = len(chat.processor.tokenizer(text)["input_ids"])
+    images = [p for m in messages if not isinstance(m.get("content"), str) for p in m["content"]
+              if p.get("type") == "image"]
+    # Each image is one placeholder token in the text, expanded to its merged patch count.
+    n_image = sum((p["resized_width"] // chat.factor) * (p["resized_height"] // chat.factor) - 1 for p in images)
+    return n_text + n_image + len(answer_ids(chat, profile, row)[1])
 
 
 def collate_sft(examples: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:

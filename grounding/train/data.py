@@ -1,6 +1,11 @@
 """Training rows: (screenshot, instruction, target box in screenshot pixels) from a
 ScreenSpot-layout JSON, a Hugging Face dataset, or rows a caller built (a synthetic run).
 
+A row holds where its image is (a file path, or an index into the HF dataset), never the
+decoded pixels: a 50k-row dataset of 1080p screenshots would not fit in memory. The image is
+decoded when the row's batch is built (``Row.load_image``); its size is read from the file
+header when the rows are listed.
+
 Bad rows never reach the trainer: a missing or unreadable image, a box outside the image, an
 empty box or a refusal item (no box) is skipped and counted by reason, and the counts are
 reported with the run.
@@ -8,14 +13,15 @@ reported with the run.
 
 from __future__ import annotations
 
+import io
 import random
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from cua.core import Box, CuaError, ModelSpace, smart_resize
 from grounding.benchmarks import image_size, read_screenspot_json
@@ -25,9 +31,32 @@ from grounding.benchmarks import image_size, read_screenspot_json
 _EXPORT_RESIZE = (28, 56 * 56, 12_845_056)
 
 
+class ImageSource(Protocol):
+    """An image decoded on demand (a row of a dataset)."""
+
+    def load(self) -> Image.Image: ...
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetImage:
+    """Row ``index`` of an HF dataset's image column, decoded by the column's own feature on
+    each ``load`` (the dataset itself stays memory-mapped Arrow)."""
+
+    dataset: Any  # the dataset with the column cast to ``Image(decode=False)``: {"bytes", "path"}
+    column: str
+    index: int
+    feature: Any  # the column's ``datasets.Image`` feature (decoding on)
+
+    def load(self) -> Image.Image:
+        image = self.feature.decode_example(self.dataset[self.index][self.column])
+        if not isinstance(image, Image.Image):
+            raise CuaError(f"dataset row {self.index}: column {self.column!r} is not an image")
+        return image
+
+
 @dataclass(frozen=True)
 class Row:
-    image: Path | Image.Image
+    image: Path | Image.Image | ImageSource  # a PIL image only in rows a caller built in memory
     instruction: str
     box: Box  # the target, screenshot pixels
     image_size: tuple[int, int]
@@ -36,8 +65,15 @@ class Row:
     def load_image(self) -> Image.Image:
         if isinstance(self.image, Image.Image):
             return self.image.convert("RGB")
-        with Image.open(self.image) as im:
-            return im.convert("RGB")
+        if isinstance(self.image, (str, Path)):
+            with Image.open(self.image) as im:
+                image = im.convert("RGB")
+        else:
+            image = self.image.load().convert("RGB")
+        if image.size != tuple(self.image_size):  # the box is in the size read when the rows were listed
+            raise CuaError(f"image {self.image} is {image.size[0]}x{image.size[1]} now, "
+                           f"{self.image_size[0]}x{self.image_size[1]} when the rows were read")
+        return image
 
 
 @dataclass
@@ -110,19 +146,46 @@ def from_hf(name: str, split: str) -> Rows:
     else:
         ds = datasets.load_dataset(name, split=split)
     out = Rows([])
-    for i, item in enumerate(ds):
-        image = item.get("image")
-        if not isinstance(image, Image.Image):
+    feature = ds.features.get("image")
+    if not isinstance(feature, datasets.Image):
+        out.skipped["missing_image"] += len(ds)
+        return out
+    # Undecoded, the column holds the file bytes (or path): the size comes from the header,
+    # and each row keeps an index, not pixels.
+    raw = ds.cast_column("image", datasets.Image(decode=False))
+    for i, item in enumerate(raw):
+        size = _encoded_image_size(item.get("image"))
+        if size is None:
             out.skipped["missing_image"] += 1
             continue
-        box = _hf_box(item, image.size)
-        if why := check_box(box, image.size):
+        box = _hf_box(item, size)
+        if why := check_box(box, size):
             out.skipped[why] += 1
             continue
         assert box is not None
-        out.rows.append(Row(image, str(item.get("instruction") or ""), box, image.size,
+        out.rows.append(Row(DatasetImage(raw, "image", i, feature), str(item.get("instruction") or ""), box, size,
                             {"id": str(item.get("id") or f"{split}#{i}")}))
     return out
+
+
+_TRANSPOSED = {5, 6, 7, 8}  # EXIF orientations that swap width and height (as exif_transpose applies them)
+
+
+def _encoded_image_size(value: Any) -> tuple[int, int] | None:
+    """(width, height) of an undecoded HF image ({"bytes", "path"}) from its header alone, as
+    ``datasets.Image`` will decode it (EXIF orientation applied); None when unreadable."""
+    if not isinstance(value, Mapping):
+        return None
+    source: Any = io.BytesIO(value["bytes"]) if value.get("bytes") else value.get("path")
+    if not source:
+        return None
+    try:
+        with Image.open(source) as im:
+            w, h = im.size
+            rotated = im.getexif().get(Image.ExifTags.Base.Orientation) in _TRANSPOSED
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    return (h, w) if rotated else (w, h)
 
 
 def _hf_box(item: Mapping[str, Any], size: tuple[int, int]) -> Box | None:

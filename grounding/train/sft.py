@@ -15,12 +15,18 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from cua.core import CuaError
-from grounding.train.batches import Example, collate_sft, encode_example, to_device
+from grounding.train.batches import collate_sft, to_device
 from grounding.train.config import SFTConfig
 from grounding.train.data import Rows, batches, load_rows
+from grounding.train.examples import SFTExamples
 from grounding.train.modeling import InMemoryChatModel
 from grounding.train.session import StepHook, open_session
 
@@ -37,31 +43,8 @@ def train_sft(cfg: SFTConfig, rows: Rows | None = None, console: Console | None 
     chat = InMemoryChatModel(acc.unwrap_model(s.model), s.processor)
     pad_id = s.processor.tokenizer.pad_token_id
     skipped = Counter(rows.skipped)
-    cache: dict[int, Example | None] = {}
-
-    def example(i: int) -> Example | None:
-        if i not in cache:  # encoded once: the image work is the slow part on CPU
-            ex = encode_example(chat, s.profile, rows.rows[i])
-            if cfg.max_length is not None and ex.length > cfg.max_length:
-                skipped["longer_than_max_length"] += 1
-                ex = None
-            cache[i] = ex
-        return cache[i]
-
-    fallback: list[Example] = []
-
-    def stand_in() -> Example:
-        """A row that fits, for a micro-batch whose rows were all skipped (longer than
-        ``max_length``): it still runs forward and backward with its loss times 0, so every
-        process makes the same backward passes (DDP's all-reduce) and accelerate's accumulation
-        counter stays in phase with the optimizer steps."""
-        if not fallback:
-            fit = next((e for e in (example(i) for i in range(len(rows.rows))) if e is not None), None)
-            if fit is None:
-                raise CuaError(f"every training row is longer than max_length {cfg.max_length}")
-            fallback.append(fit)
-        return fallback[0]
-
+    # Encoded when their micro-batch is built, never cached: pixels for every row do not fit.
+    examples = SFTExamples(chat, s.profile, rows.rows, cfg.max_length, skipped)
     global_batch = cfg.optim.batch_size * acc.num_processes
     stream = batches(len(rows.rows), global_batch, cfg.optim.seed, cfg.data.shuffle, start=s.state.batch_index)
     s.model.train()
@@ -72,20 +55,22 @@ def train_sft(cfg: SFTConfig, rows: Rows | None = None, console: Console | None 
             losses, tokens, seen, grad_norm = [], 0, 0, None
             for _ in range(cfg.optim.grad_accum):
                 index, ids = next(stream)
-                mine = [e for e in (example(i) for i in ids[acc.process_index::acc.num_processes]) if e]
+                mine = examples.micro_batch(ids[acc.process_index::acc.num_processes])
+                n_mine = len(mine)
                 s.state.batch_index = index + 1
-                batch = to_device(collate_sft(mine or [stand_in()], pad_id), acc.device, s.float_dtype)
+                batch = to_device(collate_sft(mine or [examples.stand_in()], pad_id), acc.device, s.float_dtype)
+                del mine  # the batch holds the pixels now: the examples' copies go at once
                 with acc.accumulate(s.model):
                     loss = s.model(**batch).loss
-                    acc.backward(loss if mine else loss * 0.0)
+                    acc.backward(loss if n_mine else loss * 0.0)
                     if acc.sync_gradients and cfg.optim.max_grad_norm:
                         grad_norm = acc.clip_grad_norm_(s.trainable(), cfg.optim.max_grad_norm)
                     s.optimizer.step()
                     s.optimizer.zero_grad()
-                if mine:
+                if n_mine:
                     losses.append(loss.detach())
                     tokens += int((batch["labels"] != -100).sum())
-                    seen += len(mine)
+                    seen += n_mine
             s.scheduler.step()
             s.state.step += 1
             s.state.samples_seen += seen * acc.num_processes
