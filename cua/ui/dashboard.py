@@ -79,10 +79,17 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+MAX_RESULT_BYTES = 1 << 20  # a result.json is a few KB; anything larger is not one
+
+
 def _count_lines(path: Path) -> int:
+    """Complete lines (steps written), read in fixed chunks: a huge line never sits in memory."""
     try:
+        count = 0
         with open(path, "rb") as f:
-            return sum(1 for line in f if line.strip())
+            while chunk := f.read(1 << 16):
+                count += chunk.count(b"\n")
+        return count
     except OSError:
         return 0
 
@@ -94,8 +101,10 @@ def episode_state(folder: Path, now: float | None = None) -> EpisodeState:
     steps = _count_lines(steps_file)
     if result_file.exists():
         try:
+            if result_file.stat().st_size > MAX_RESULT_BYTES:
+                raise ValueError(f"larger than {MAX_RESULT_BYTES} bytes")
             r = EpisodeResult.model_validate_json(result_file.read_text(encoding="utf-8"))
-        except (OSError, ValidationError) as e:
+        except (OSError, ValueError, ValidationError) as e:  # ValueError: not UTF-8, too large
             return EpisodeState(folder.name, folder, "unreadable", steps, None, updated,
                                 f"{RESULT_FILE}: {type(e).__name__}")
         return EpisodeState(folder.name, folder, r.status, r.steps, r.reward, updated, r.error)

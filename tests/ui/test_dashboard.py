@@ -121,3 +121,15 @@ def test_browser_shows_critic_evidence(tmp_path):
     assert app.move_step(str(folder), "all steps", 0, +1) == 1
     assert app.move_step(str(folder), "all steps", 1, +1) == 1  # clamped at the last step
     assert app.move_step(str(folder), "all steps", 0, -1) == 0
+
+
+def test_dashboard_survives_a_result_that_is_not_utf8_and_a_huge_line(tmp_path):
+    run_dir = _run(tmp_path)
+    bad = _write_episode(run_dir, "miniwob-cpu/a", 0, 1, "success")
+    (bad / "result.json").write_bytes(b'{"status": "\xff\xfe"}')  # not UTF-8
+    running = _write_episode(run_dir, "miniwob-cpu/b", 0, 2, None)
+    with open(running / "steps.jsonl", "ab") as f:
+        f.write(b"x" * 3_000_000)  # a step line still being written, no newline yet
+    states = {e.name: e for e in dashboard.run_state(run_dir).episodes}
+    assert states[bad.name].status == "unreadable"
+    assert states[running.name].steps == 2
