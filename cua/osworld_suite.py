@@ -53,6 +53,12 @@ class OSWorldSource:
     entries: dict[str, _Entry] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
 
+    def add_skip(self, task_id: str, domain: str, reason: str) -> None:
+        """A listed task that is not read at all (e.g. an id that is no safe file name)."""
+        if task_id not in self.entries:
+            self.entries[task_id] = _Entry(domain, Path(), skip=reason)
+            self.order.append(task_id)
+
     def add(self, task_id: str, domain: str, path: Path) -> None:
         if task_id in self.entries:
             return
@@ -84,8 +90,14 @@ def _from_meta(meta: Path, examples: Path, source: OSWorldSource) -> None:
         raise TaskNotFoundError(f"{meta}: not a readable OSWorld meta file: {exc}") from exc
     if not isinstance(mapping, dict) or not all(isinstance(v, list) for v in mapping.values()):
         raise TaskNotFoundError(f"{meta}: expected {{domain: [task ids]}} like test_all.json")
+    from envs.osworld.task import name_problem
+
     for domain, ids in mapping.items():
         for task_id in ids:
+            problem = name_problem(str(domain), "domain") or name_problem(str(task_id))
+            if problem:  # joined into a path below: never outside examples/
+                source.add_skip(str(task_id), str(domain), f"{meta}: {problem}")
+                continue
             source.add(str(task_id), domain, examples / domain / f"{task_id}.json")
 
 
@@ -139,9 +151,10 @@ def osworld_suite(spec: str) -> Suite:
         if reason is None:
             try:
                 task = parse_task(entry.data, str(entry.path))
-                cache = [Path(cache_root) / task.id] if cache_root else []
-                reason = (local_reason(task, entry.domain, cache, trust_commands) if provider == "local"
-                          else evaluator_reason(task))
+                root = Path(cache_root).resolve() if cache_root else None
+                cache = [root / task.id] if root else []  # task.id: a safe name (parse_task)
+                reason = (local_reason(task, entry.domain, cache, trust_commands, root)
+                          if provider == "local" else evaluator_reason(task))
             except TaskFileError as exc:
                 reason = f"invalid task file: {exc}"
         if reason:

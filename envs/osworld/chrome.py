@@ -9,6 +9,12 @@ OSWorld's getters read Preferences / Bookmarks / History), and the debugging por
 port Chromium picks itself (``--remote-debugging-port=0``, read back from ``DevToolsActivePort``):
 no socat, the getters talk to that port directly.
 
+This Chromium is ours and runs outside the jail, with the scrubbed environment of
+``LocalMachine.env`` (no API keys): the task's part of its command line and the URLs a task
+opens are allow-listed (chrome_flags.py), and without ``trust_commands`` its only network is
+the configured mirror proxy (``chromium_proxy``), else none (a dead loopback proxy), so a task
+page needs a mirror or the opt-in to load.
+
 Ported: ``_chrome_open_tabs_setup`` / ``_chrome_close_tabs_setup`` from OSWorld's
 ``controllers/setup.py`` and the tab reading of ``get_open_tabs_info`` / ``get_active_tab_info``
 from ``evaluators/getters/chrome.py`` (karakuri-ai/OSWorld-JP copy).
@@ -35,41 +41,41 @@ from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
 from cua.core import EnvError
+from envs.osworld.chrome_flags import chrome_args_reason, kept_args, url_reason
 from envs.osworld.machine import LocalMachine
 from envs.osworld.task import UnsupportedTaskError
 
 log = logging.getLogger(__name__)
 
 CHROMIUM_ENV_VAR = "CUA_CHROMIUM"
+# Debian's /usr/bin/chromium is a shell wrapper (its --debug starts gdb, it sources
+# /etc/chromium.d): the binary it execs is started directly where it exists.
+CHROMIUM_BINARIES = ("/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # What task files call the browser; all of them mean the local Chromium.
 CHROME_NAMES = frozenset({"google-chrome", "google-chrome-stable", "chromium", "chromium-browser",
                           "chrome"})
 QUIET_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--no-default-browser-check", "--password-store=basic")
-# Flags of the task's command line that we set ourselves.
-_OWN_FLAGS = ("--user-data-dir", "--remote-debugging-port", "--remote-debugging-address")
-# Chromium flags that make it run another program (e.g. --renderer-cmd-prefix="sh -c ..."):
-# the rest of a task's Chrome command line is kept, these would run a task command unjailed.
-_PROGRAM_FLAG_PARTS = ("cmd-prefix", "launcher", "subprocess-path", "gdb", "wrapper")
-
-
-def program_flags(argv: list[str]) -> list[str]:
-    """The task's Chrome flags that would start a program of the task's choosing."""
-    return [a for a in argv[1:] if a.startswith("--")
-            and any(part in a.split("=", 1)[0] for part in _PROGRAM_FLAG_PARTS)]
+               "--no-default-browser-check", "--password-store=basic", "--disable-dev-shm-usage")
+# Without trust_commands a task page reaches only the configured mirror proxy; with none, this
+# dead loopback port (nothing listens on discard), so pages reach nothing. "<-loopback>" makes
+# loopback addresses go through the proxy too (Chromium bypasses it for them by default).
+DEAD_PROXY = "--proxy-server=http://127.0.0.1:9"
+NO_LOOPBACK_BYPASS = "--proxy-bypass-list=<-loopback>"
 PORT_WAIT_S = 20.0
 PAGE_TIMEOUT_MS = 30_000  # OSWorld's open_tabs waits 60 s per page; loopback pages need less
 
 
 def chromium_executable() -> str | None:
-    """``$CUA_CHROMIUM``, else the system Chromium, else whatever Chrome-like program is on PATH."""
+    """``$CUA_CHROMIUM``, else the system Chromium's real binary (not Debian's wrapper script),
+    else the system Chromium, else whatever Chrome-like program is on PATH."""
     env = os.environ.get(CHROMIUM_ENV_VAR)
     if env:
         return env if Path(env).is_file() else None
-    if Path(DEFAULT_CHROMIUM).is_file():
-        return DEFAULT_CHROMIUM
+    for binary in (*CHROMIUM_BINARIES, DEFAULT_CHROMIUM):
+        if Path(binary).is_file() and os.access(binary, os.X_OK):
+            return binary
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)
         if found:
@@ -81,28 +87,49 @@ def is_chrome(program: str) -> bool:
     return Path(program).name in CHROME_NAMES
 
 
-def chromium_argv(argv: list[str], machine: LocalMachine, extra_flags: list[str]) -> list[str]:
-    """The task's Chrome command as our Chromium's: the task's own flags kept, except the
-    profile and debugging port, which are the episode's."""
+def network_flags(machine: LocalMachine, extra_flags: list[str]) -> list[str]:
+    """Untrusted: pages go through the configured mirror proxy (in ``extra_flags``) or a dead
+    one, loopback included. After trusted commands ran, extensions they may have planted in
+    the profile are not loaded (our Chromium runs outside the jail)."""
+    flags: list[str] = []
+    if not machine.trust_commands:
+        if not any(f.startswith("--proxy-server") for f in extra_flags):
+            flags.append(DEAD_PROXY)
+        flags.append(NO_LOOPBACK_BYPASS)
+    if machine.commands_ran:
+        flags.append("--disable-extensions")
+    return flags
+
+
+def chromium_argv(argv: list[str], machine: LocalMachine, extra_flags: list[str],
+                  own_targets: list[str] | None = None) -> list[str]:
+    """The task's Chrome command as our Chromium's: only allow-listed flags and http(s)/about
+    URLs of the task's (chrome_flags.py), the profile and debugging port the episode's;
+    ``own_targets`` are pages of ours (a sandbox file ``open`` shows)."""
     exe = chromium_executable()
     if exe is None:
         raise EnvError(f"no Chromium to stand in for {argv[0]!r} (set ${CHROMIUM_ENV_VAR})")
-    unsafe = program_flags(argv)
-    if unsafe:
-        raise UnsupportedTaskError(f"Chrome flag {unsafe[0]!r} would run a program of the task's")
-    kept = [a for a in argv[1:] if not a.startswith(_OWN_FLAGS)]
-    return [exe, *QUIET_FLAGS, *extra_flags, f"--user-data-dir={machine.chromium_profile}",
-            "--remote-debugging-port=0", *kept]
+    reason = chrome_args_reason(argv[1:])
+    if reason:
+        raise UnsupportedTaskError(reason)
+    return [exe, *QUIET_FLAGS, *extra_flags, *network_flags(machine, extra_flags),
+            f"--user-data-dir={machine.chromium_profile}", "--remote-debugging-port=0",
+            *kept_args(argv[1:]), *(own_targets or [])]
 
 
-def launch_chromium(machine: LocalMachine, argv: list[str], extra_flags: list[str]) -> subprocess.Popen[bytes]:
+def launch_chromium(machine: LocalMachine, argv: list[str], extra_flags: list[str],
+                    own_targets: list[str] | None = None) -> subprocess.Popen[bytes]:
     if machine.chromium is not None and machine.chromium.poll() is None:
         # The guest would open a window in the running Chrome; ours is the same browser too.
-        log.info("Chromium already runs for this episode; not starting a second one")
+        chromium_argv(argv, machine, extra_flags)  # the same checks as a fresh start
+        pages = [a for a in kept_args(argv[1:]) if not a.startswith("-")] + list(own_targets or [])
+        log.info("Chromium already runs for this episode; opening %s in it", pages or "nothing")
+        if pages:
+            _open_pages(machine, pages)
         return machine.chromium
     port_file = machine.chromium_profile / "DevToolsActivePort"
     port_file.unlink(missing_ok=True)  # a stale one from the previous run of this profile
-    proc = machine.launch_own(chromium_argv(argv, machine, extra_flags))  # our argv: not jailed
+    proc = machine.launch_own(chromium_argv(argv, machine, extra_flags, own_targets))  # not jailed
     machine.chromium = proc
     return proc
 
@@ -213,7 +240,16 @@ def disconnect(machine: LocalMachine) -> None:
 
 def open_tabs(machine: LocalMachine, urls: list[str]) -> None:
     """``_chrome_open_tabs_setup``: each URL in a new tab of the first context; after the first
-    one the default tab is closed. A page that does not load in time is left as it is."""
+    one the default tab is closed. A page that does not load in time is left as it is.
+    The URLs are the task's: http(s)/about only (chrome_flags.url_reason)."""
+    for url in urls:
+        reason = url_reason(str(url))
+        if reason:
+            raise UnsupportedTaskError(f"chrome_open_tabs: {reason}")
+    _open_pages(machine, urls, close_first=True)
+
+
+def _open_pages(machine: LocalMachine, urls: list[str], close_first: bool = False) -> None:
     with cdp_browser(machine) as browser:
         if browser is None:
             raise EnvError("chrome_open_tabs: no Chromium runs (launch google-chrome first)")
@@ -224,7 +260,7 @@ def open_tabs(machine: LocalMachine, urls: list[str]) -> None:
                 page.goto(url, timeout=PAGE_TIMEOUT_MS)
             except PlaywrightError as exc:
                 log.warning("opening %s: %s", url, str(exc).splitlines()[0])
-            if i == 0:
+            if i == 0 and close_first:
                 context.pages[0].close()
 
 
@@ -290,7 +326,11 @@ def active_tab(machine: LocalMachine, settle_ms: int = 10_000) -> dict[str, str]
 
 
 def page_info(machine: LocalMachine, url: str) -> dict[str, str]:
-    """``get_page_info``: load ``url`` in a fresh page of its own and read it (then close it)."""
+    """``get_page_info``: load ``url`` in a fresh page of its own and read it (then close it).
+    The URL is the task's: http(s)/about only (chrome_flags.url_reason)."""
+    reason = url_reason(str(url))
+    if reason:
+        raise UnsupportedTaskError(f"page_info: {reason}")
     with cdp_browser(machine) as browser:
         if browser is None:
             return {"title": "Connection failed", "url": url, "content": ""}

@@ -18,6 +18,9 @@ class GetterContext:
     task_dir: Path | None
     xdotool: Callable[..., str]
     screen_size: tuple[int, int]
+    # The configured OSWorld cache root ($CUA_OSWORLD_CACHE): the only place file:// gold files
+    # are read from (None: nowhere).
+    cache_root: Path | None = None
 
 
 Getter = Callable[[GetterContext, dict[str, Any]], Any]

@@ -31,6 +31,7 @@ from envs.osworld.task import (
     OSWorldTask,
     UnsupportedTaskError,
     UntrustedCommandError,
+    name_problem,
     parse_task,
 )
 
@@ -59,9 +60,23 @@ class OSWorldLocalConfig:
         return jail.trusted_by_env() if self.trust_commands is None else self.trust_commands
 
 
-def task_cache_dirs(task_id: str, cache_root: str | None) -> list[Path]:
+def configured_cache_root(cache_root: str | None) -> Path | None:
+    """The OSWorld cache root the user configured (resolved), or None."""
     root = cache_root or os.environ.get(CACHE_ENV_VAR)
-    return [Path(root) / task_id] if root else []
+    return Path(root).resolve() if root else None
+
+
+def task_cache_dirs(task_id: str, cache_root: str | None) -> list[Path]:
+    """``<cache root>/<task id>``; the id is checked once more (parse_task checks it too) so the
+    folder never lies outside the root."""
+    root = configured_cache_root(cache_root)
+    if root is None:
+        return []
+    problem = name_problem(task_id)
+    folder = (root / task_id).resolve()
+    if problem or folder.parent != root:
+        raise UnsupportedTaskError(problem or f"task id {task_id!r} leads outside the cache root")
+    return [folder]
 
 
 class OSWorldLocalEnv:
@@ -96,7 +111,8 @@ class OSWorldLocalEnv:
         self._task_dir = Path(task.config["task_dir"]) if task.config.get("task_dir") else None
         download_dirs = task_cache_dirs(osw.id, self.config.cache_root)
         trusted = self.config.trusts_commands
-        reason = local_reason(osw, task.config.get("domain"), download_dirs, trusted)
+        reason = local_reason(osw, task.config.get("domain"), download_dirs, trusted,
+                              configured_cache_root(self.config.cache_root))
         if reason:
             error = UnsupportedTaskError if trusted or not untrusted_reason(osw) else UntrustedCommandError
             raise error(f"{task.id}: {reason}")
@@ -126,7 +142,8 @@ class OSWorldLocalEnv:
         if self.task is None or self.machine is None:
             raise EnvError("osworld-local: call reset() before evaluate()")
         ctx = GetterContext(self.machine, self._cache_dir or self.machine.cache_dir, self._task_dir,
-                            self.desktop.xdotool, (self.config.width, self.config.height))
+                            self.desktop.xdotool, (self.config.width, self.config.height),
+                            configured_cache_root(self.config.cache_root))
         runner = self._setup_runner(task_cache_dirs(self.task.id, self.config.cache_root))
         return osworld_evaluate(self.task, ctx, list(self._actions), runner.run, LOCAL_GETTERS, METRICS)
 
@@ -137,7 +154,8 @@ class OSWorldLocalEnv:
     def _setup_runner(self, download_dirs: list[Path]) -> SetupRunner:
         assert self.machine is not None
         return SetupRunner(self.machine, self.desktop.xdotool, self._act, download_dirs,
-                           self.config.window_wait_s, self.config.chromium_flags)
+                           self.config.window_wait_s, self.config.chromium_flags,
+                           configured_cache_root(self.config.cache_root))
 
     def _act(self, action: Action) -> None:
         # Setup input (pyautogui steps) is the task's, not the agent's: not in the action history.

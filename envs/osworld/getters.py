@@ -69,7 +69,7 @@ def get_cloud_file(env: GetterContext, config: dict[str, Any]) -> str | list[str
         if parsed.scheme != "file":
             raise CuaError(f"cloud_file {url!r} is not cached at {local} and there is no network")
         source = Path(unquote(parsed.path)).resolve()
-        if not source.is_relative_to(Path(env.cache_dir).parent.resolve()):
+        if env.cache_root is None or not source.is_relative_to(Path(env.cache_root).resolve()):
             raise SandboxPathError(f"cloud_file {url!r} is outside the OSWorld cache root")
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, local)

@@ -23,12 +23,33 @@ Not isolated:
   * it still runs as the user: it can read every file the user can read outside the hidden
     folders (``/etc``, ``/usr``, ``/opt``, other mounts, the project checkout), and could write
     what it read into the sandbox home (there is no network to send it anywhere);
-  * processes: no PID namespace (the episode finds a launched program's window by its pid), so
-    it can see and signal the user's other processes, and can connect to unix sockets outside
-    the hidden folders; it shares the X display of the episode (not the user's own display);
-  * no seccomp filter, no resource limits beyond the guest server's 120 s timeout;
+  * processes: no PID namespace (the episode finds a launched program's window by its pid, and
+    a program in a PID namespace reports its namespace pid in ``_NET_WM_PID``), so it can see
+    and signal the user's other processes, and can connect to unix sockets outside the hidden
+    folders; it shares the X display of the episode (not the user's own display). A command
+    run to completion (``execute``, command getters) is killed with its whole process group
+    when it ends or times out, and its output goes to files, so ``sleep 1000 &`` neither
+    survives it nor holds the runner; a child that calls ``setsid`` escapes that (until the
+    episode ends for ``launch``ed programs). ``--pid --fork --kill-child --mount-proc`` would
+    close this and give a fresh ``/proc``; not done yet because of the window lookup by pid;
+  * ``/proc`` is the host's (only ``/proc/sys`` is read-only): run as root, writable files
+    there (``/proc/sysrq-trigger``, ``/proc/<pid>/...`` of the user's processes) are reachable
+    as far as the user namespace's capabilities allow; no seccomp filter, no resource limits
+    beyond the guest server's 120 s timeout (``sleep`` steps are capped at 60 s and ``until``
+    loops at 10 minutes);
   * run as root, the command is ``nobody`` inside but root outside: root-owned files stay
     readable and what it writes in the sandbox belongs to root;
+  * the sandbox home is shared with our own programs (Chromium, the app ``open`` starts), which
+    run OUTSIDE the jail. Against dotfiles a jailed command plants there (``~/.gdbinit``, GIMP
+    plug-ins, LibreOffice settings, NativeMessagingHosts): our programs get the scrubbed
+    environment above, the task's Chromium flags are allow-listed (no ``--debug`` gdb, no
+    ``--load-extension``), and once a task command has run in the episode they start with HOME
+    in a fresh folder next to the sandbox root (outside the jail's writable mount) and Chromium
+    with ``--disable-extensions``. Chromium's profile (``--user-data-dir``) stays in the sandbox
+    home, where OSWorld's getters and commands expect it: a command can still edit its
+    Preferences / Bookmarks (what those tasks are about), and an ``open``ed document can still
+    carry content the app interprets (LibreOffice macros run only per its default, untouched,
+    security settings in that fresh HOME);
   * programs installed under the real home (``~/.local/bin``, a venv there) are hidden too.
 
 Where ``unshare`` is missing or user namespaces are disabled (``kernel.unprivileged_userns_clone

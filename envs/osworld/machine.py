@@ -8,7 +8,10 @@ command when ``shell`` is false and expanding ``~/`` arguments (``desktop_env/se
 here (no network, read-only filesystem but the sandbox, real home hidden), with ``HOME`` set to
 a fresh sandbox folder, the working directory in it, and ``/home/user`` rewritten to it.
 Programs of our own (the episode's Chromium, the app that opens a file) start with
-``launch_own``, outside the jail. Paths from the task file that the adapter reads or writes
+``launch_own``, outside the jail, with the jail's scrubbed environment (no API keys or tokens of
+the caller); once a trusted command has run in the episode their HOME is a separate folder
+outside the sandbox root (which the jail cannot write), so dotfiles a jailed command planted in
+the sandbox home (``~/.gdbinit``, plug-ins, app settings) are not read by them. Paths from the task file that the adapter reads or writes
 itself go through ``guest_file`` / ``inside``: anything leading out of the sandbox (``/etc``,
 ``..``, a symlink planted by a command) is a SandboxPathError.
 """
@@ -23,6 +26,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +93,8 @@ class LocalMachine:
         self.chromium: subprocess.Popen[bytes] | None = None  # the episode's browser (chrome.py)
         self.cdp_link: Any = None  # chrome.py's open CDP connection to it, reused across getters
         self.cleanups: list[Callable[[], None]] = []  # run by stop(), before processes end
+        self.commands_ran = False  # a (trusted) task command ran in this episode
+        self._apps_home: Path | None = None
 
     @property
     def chromium_profile(self) -> Path:
@@ -120,11 +126,19 @@ class LocalMachine:
 
     # --- processes ----------------------------------------------------------------------
     def env(self) -> dict[str, str]:
-        """The environment of our own programs (Chromium, apps): ours, HOME in the sandbox."""
-        env = {**os.environ, "HOME": str(self.home), "PWD": str(self.home)}
-        if self.display:
-            env["DISPLAY"] = self.display
-        return env
+        """The environment of our own programs (Chromium, apps): the jail's short allow-list
+        (no API keys), HOME the sandbox home, or, once task commands ran, apps_home."""
+        return jail.task_env(self.apps_home(), self.display)
+
+    def apps_home(self) -> Path:
+        """HOME of our own programs: the sandbox home until a task command ran; then a fresh
+        folder next to the sandbox root, out of the jail's reach (it is read-only there)."""
+        if not self.commands_ran:
+            return self.home
+        if self._apps_home is None:
+            self._apps_home = Path(tempfile.mkdtemp(prefix=f"{self.root.name}-apps-",
+                                                    dir=self.root.parent))
+        return self._apps_home
 
     def _task_argv(self, command: str | list[str], shell: bool) -> list[str]:
         """A task command as the argv that runs it: refused unless trusted, jailed if possible."""
@@ -133,6 +147,7 @@ class LocalMachine:
             raise UntrustedCommandError(f"the task runs {shown[:120]!r} on this machine; "
                                         f"{jail.TRUST_HINT}")
         argv = self.argv(command, shell)
+        self.commands_ran = True
         if isinstance(argv, str):
             argv = ["/bin/sh", "-c", argv]
         elif not _startable(argv[0], self.home):  # the jail would start; the program would not
@@ -157,13 +172,31 @@ class LocalMachine:
             argv = self._task_argv(command, shell)
         except EnvError:
             return None
-        try:
-            done = subprocess.run(argv, cwd=self.home, env=jail.task_env(self.home, self.display),
-                                  capture_output=True, text=True, timeout=timeout_s, check=False,
-                                  stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return CommandResult(done.stdout, done.stderr, done.returncode)
+        # Output goes to files, not pipes: a background child (``sleep 1000 &``) would hold a
+        # pipe open and the runner with it until the timeout. The command's process group is
+        # killed once it ends, so such children do not outlive it (one that calls setsid does:
+        # see jail.py).
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            try:
+                proc = subprocess.Popen(argv, cwd=self.home, env=jail.task_env(self.home, self.display),
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                        start_new_session=True)
+            except OSError:
+                return None
+            try:
+                returncode: int | None = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                returncode = None
+            finally:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            if returncode is None:
+                return None
+            out.seek(0)
+            err.seek(0)
+            return CommandResult(out.read().decode(errors="replace"),
+                                 err.read().decode(errors="replace"), returncode)
 
     def launch(self, command: str | list[str], shell: bool = False) -> subprocess.Popen[bytes]:
         """Start a task's command without waiting (``/setup/launch``); stopped with the episode."""
@@ -172,11 +205,13 @@ class LocalMachine:
 
     def launch_own(self, argv: list[str]) -> subprocess.Popen[bytes]:
         """Start a program of ours (argv built by the adapter, not taken from the task file)."""
-        return self._start(argv, self.env(), argv)
+        home = self.apps_home()
+        return self._start(argv, self.env(), argv, cwd=home)
 
-    def _start(self, argv: list[str], env: dict[str, str], shown: object) -> subprocess.Popen[bytes]:
+    def _start(self, argv: list[str], env: dict[str, str], shown: object,
+               cwd: Path | None = None) -> subprocess.Popen[bytes]:
         try:
-            proc = subprocess.Popen(argv, cwd=self.home, env=env, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(argv, cwd=cwd or self.home, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
         except OSError as exc:
@@ -198,6 +233,9 @@ class LocalMachine:
             _terminate(proc, 2.0)
         self._children.clear()
         self.chromium = None
+        if self._apps_home is not None:
+            shutil.rmtree(self._apps_home, ignore_errors=True)
+            self._apps_home = None
 
     def stop_one(self, proc: subprocess.Popen[bytes], grace_s: float = 2.0) -> None:
         """Stop one launched program (its process group); SIGKILL after ``grace_s``."""

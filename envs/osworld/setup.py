@@ -13,6 +13,7 @@ step type or download ``support.py`` would have refused) raises UnsupportedTaskE
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import time
@@ -26,9 +27,11 @@ from envs.osworld import chrome
 from envs.osworld.chrome_metrics import compare_urls
 from envs.osworld.machine import LocalMachine, inside
 from envs.osworld.support import (
+    MAX_SLEEP_S,
     OPEN_WITH,
     command_argv,
     find_download,
+    hidden_guest_path,
     is_cdp_forwarder,
     is_chrome_kill,
     pyautogui_code,
@@ -37,7 +40,8 @@ from envs.osworld.support import (
 from envs.osworld.task import SetupStep, UnsupportedTaskError
 
 log = logging.getLogger(__name__)
-UNTIL_MAX_TRIES = 100  # OSWorld polls ``until`` forever while the guest answers; we stop at 30 s
+UNTIL_MAX_TRIES = 100  # OSWorld polls ``until`` forever while the guest answers; we stop sooner
+UNTIL_MAX_S = 600.0  # ... and at 10 minutes in all, however long each try takes
 UNTIL_POLL_S = 0.3
 NO_WINDOW_PROGRAMS = frozenset({"socat", "sleep", "sh", "bash"})
 # The guest's Chrome window is "... - Google Chrome" (class google-chrome); ours says Chromium.
@@ -55,6 +59,7 @@ class SetupRunner:
         download_dirs: list[Path],
         window_wait_s: float = 10.0,
         chromium_flags: list[str] | None = None,
+        cache_root: Path | None = None,
     ) -> None:
         self.machine = machine
         self.xdotool = xdotool
@@ -62,6 +67,7 @@ class SetupRunner:
         self.download_dirs = download_dirs
         self.window_wait_s = window_wait_s
         self.chromium_flags = list(chromium_flags or [])  # e.g. --proxy-server for offline mirrors
+        self.cache_root = cache_root  # the configured OSWorld cache: file:// downloads only from it
 
     def run(self, steps: list[SetupStep]) -> None:
         for step in steps:
@@ -101,7 +107,11 @@ class SetupRunner:
         if self._chrome_command(command_argv(command, shell), shell):
             return
         until = until or {}
+        deadline = time.monotonic() + UNTIL_MAX_S
         for _ in range(UNTIL_MAX_TRIES):
+            if until and time.monotonic() > deadline:
+                raise UnsupportedTaskError(f"execute: {command!r} did not meet {until!r} within "
+                                           f"{UNTIL_MAX_S:.0f} s")
             result = self.machine.run(command, shell)
             if result is None:
                 log.warning("setup command failed to run: %r", command)
@@ -121,7 +131,13 @@ class SetupRunner:
     _command = _execute
 
     def _sleep(self, seconds: float, **_: Any) -> None:
-        time.sleep(float(seconds))
+        try:
+            wait = float(seconds)
+        except (TypeError, ValueError):
+            raise UnsupportedTaskError(f"sleep: {seconds!r} is not a number of seconds") from None
+        if not 0 <= wait <= MAX_SLEEP_S:
+            raise UnsupportedTaskError(f"sleep of {wait:g} s: more than {MAX_SLEEP_S:g} s is not supported")
+        time.sleep(wait)
 
     def _open(self, path: str, **_: Any) -> None:
         """The desktop's default app for the file: a program of ours, not a task command."""
@@ -129,11 +145,17 @@ class SetupRunner:
         program = resolve_program(app) if app else None
         if app is None or program is None:
             raise UnsupportedTaskError(f"open {path!r}: no local app opens it")
-        local = str(self.machine.guest_file(path, "open"))
+        if hidden_guest_path(path):
+            raise UnsupportedTaskError(f"open {path!r}: a hidden file is not opened")
+        target = self.machine.guest_file(path, "open")
+        if not target.is_file() or os.access(target, os.X_OK):
+            raise UnsupportedTaskError(f"open {path!r}: not a plain, non-executable file in the sandbox home")
+        local = str(target)
         if chrome.is_chrome(app):
-            proc = chrome.launch_chromium(self.machine, [app, local], self.chromium_flags)
+            proc = chrome.launch_chromium(self.machine, [app], self.chromium_flags,
+                                          own_targets=[target.resolve().as_uri()])
         else:
-            proc = self.machine.launch_own([program, local])
+            proc = self.machine.launch_own([program, local])  # absolute: never read as a flag
         self._focus_window_of(proc)
 
     def _activate_window(self, window_name: str, strict: bool = False, by_class: bool = False,
@@ -163,7 +185,9 @@ class SetupRunner:
             url, path = f.get("url", ""), f.get("path", "")
             if not url or not path:
                 raise UnsupportedTaskError(f"download: invalid url ({url!r}) or path ({path!r})")
-            src = find_download(url, path, self.download_dirs)
+            if hidden_guest_path(path) and not self.machine.trust_commands:
+                raise UnsupportedTaskError(f"download to {path!r}: a hidden file/folder needs trust_commands")
+            src = find_download(url, path, self.download_dirs, self.cache_root)
             if src is None:
                 raise UnsupportedTaskError(f"download {url!r}: not cached and there is no network")
             dest = self.machine.guest_file(path, "download path")

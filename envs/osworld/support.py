@@ -2,7 +2,26 @@
 local Xvfb session, a setup step / getter / metric that needs OSWorld's VM, an app that is
 not installed, a path that leads out of the sandbox, or a command from the task file that the
 user has not trusted (``trust_commands``; jail.py says how trusted commands are isolated).
-Each reason is one line a user can act on; tasks with one are skipped, never scored 0."""
+Each reason is one line a user can act on; tasks with one are skipped, never scored 0.
+
+What an UNTRUSTED task file (no ``trust_commands``) can make this machine do:
+  * replay pyautogui input on the episode's Xvfb display (parsed by our codec, never executed);
+  * start our own Chromium (outside the jail, scrubbed environment: no API keys) with
+    allow-listed flags only (window size/position, maximized, incognito, new window, language;
+    chrome_flags.py) and open http(s)/about: pages in it (never file:, chrome:, javascript:,
+    data:, link-local or metadata addresses); its network is the configured mirror proxy
+    (``chromium_proxy``) or nothing (a dead loopback proxy, loopback included): task pages need
+    a mirror or the opt-in;
+  * ``open`` a file inside the sandbox home whose type maps to an installed app standing in for OSWorld's
+    desktop (LibreOffice, Chromium for .html/.pdf, GIMP, VLC): no .desktop files, scripts or
+    executables;
+  * copy files from the configured OSWorld cache root ($CUA_OSWORLD_CACHE) into the sandbox
+    home (``download``; never into a hidden folder or dotfile there, where our apps would read
+    it as settings), and read/write files inside the sandbox home and the task's cache folder;
+  * sleep (at most MAX_SLEEP_S per step), stop the episode's own Chromium (``pkill chrome``).
+It cannot run a program of its choosing, read files outside the sandbox home / cache root,
+pass flags or environment to our programs beyond the above, or reach the network directly.
+With ``trust_commands`` its commands run in the jail of jail.py (which says what that leaves)."""
 
 from __future__ import annotations
 
@@ -14,10 +33,11 @@ from urllib.parse import unquote, urlparse
 
 from cua.core import ActionParseError
 from cua.core.codecs import parse
-from envs.osworld.chrome import chromium_executable, is_chrome, program_flags
+from envs.osworld.chrome import chromium_executable, is_chrome
+from envs.osworld.chrome_flags import chrome_args_reason, url_reason
 from envs.osworld.getters import COMMAND_GETTERS, LOCAL_GETTERS
 from envs.osworld.jail import TRUST_HINT
-from envs.osworld.machine import guest_path_escapes, name_escapes
+from envs.osworld.machine import VM_HOME, guest_path_escapes, name_escapes
 from envs.osworld.metrics import METRICS, OSWORLD_METRIC_NAMES
 from envs.osworld.task import OSWorldTask, SetupStep
 
@@ -111,10 +131,11 @@ def download_cache_name(url: str, path: str) -> str:
     return f"{uuid.uuid5(uuid.NAMESPACE_URL, url)}_{Path(path).name}"
 
 
-def find_download(url: str, path: str, cache_dirs: list[Path]) -> Path | None:
+def find_download(url: str, path: str, cache_dirs: list[Path],
+                  cache_root: Path | None = None) -> Path | None:
     """A download available without network: already in a cache dir under OSWorld's name, or a
-    ``file://`` URL of an existing file inside the cache root (a task file must not be able to
-    copy any file of this machine into the sandbox, where screenshots would show it)."""
+    ``file://`` URL of an existing file inside the configured cache root (a task file must not
+    be able to copy any file of this machine into the sandbox, where screenshots would show it)."""
     for d in cache_dirs:
         cached = d / download_cache_name(url, path)
         if cached.is_file():
@@ -122,15 +143,25 @@ def find_download(url: str, path: str, cache_dirs: list[Path]) -> Path | None:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         local = Path(unquote(parsed.path)).resolve()
-        if local.is_file() and file_url_allowed(local, cache_dirs):
+        if local.is_file() and file_url_allowed(local, cache_root):
             return local
     return None
 
 
-def file_url_allowed(local: Path, cache_dirs: list[Path]) -> bool:
-    """``file://`` sources are read only from the cache root (the parent of the per-task cache
-    folders, i.e. ``$CUA_OSWORLD_CACHE``)."""
-    return any(local.is_relative_to(d.parent.resolve()) for d in cache_dirs)
+def file_url_allowed(local: Path, cache_root: Path | None) -> bool:
+    """``file://`` sources are read only from the CONFIGURED cache root (``$CUA_OSWORLD_CACHE``),
+    passed explicitly: never derived from a task's cache folder, whose name comes from the task."""
+    return cache_root is not None and local.resolve().is_relative_to(Path(cache_root).resolve())
+
+
+def hidden_guest_path(path: str) -> bool:
+    """A guest path with a dot-folder or dotfile in it (``~/.config/...``, ``~/.gdbinit``):
+    settings our apps would read."""
+    return any(part.startswith(".") and part not in (".", "..")
+               for part in Path(path.replace("~", VM_HOME, 1)).parts)
+
+
+MAX_SLEEP_S = 60.0  # a sleep step longer than this is refused (a task must not hold the runner)
 
 
 def evaluator_reason(task: OSWorldTask) -> str | None:
@@ -143,10 +174,23 @@ def evaluator_reason(task: OSWorldTask) -> str | None:
     return None
 
 
-def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | None:
+def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str, cache_root: Path | None = None,
+                 trust_commands: bool = False) -> str | None:
     p = step.parameters
     if step.type not in LOCAL_SETUP_STEPS:
         return f"{where} step {step.type!r} needs the OSWorld VM"
+    if step.type == "sleep":
+        try:
+            seconds = float(p.get("seconds", 0))
+        except (TypeError, ValueError):
+            return f"{where} sleep: {p.get('seconds')!r} is not a number of seconds"
+        if not 0 <= seconds <= MAX_SLEEP_S:
+            return f"{where} sleep of {seconds:g} s: more than {MAX_SLEEP_S:g} s is not supported"
+    if step.type == "chrome_open_tabs":
+        for url in p.get("urls_to_open", []):
+            reason = url_reason(str(url))
+            if reason:
+                return f"{where} chrome_open_tabs: {reason}"
     if step.type in ("launch", "execute", "command"):
         shell = bool(p.get("shell", False))
         code = pyautogui_code(p.get("command"), shell)
@@ -159,8 +203,10 @@ def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | N
         argv = command_argv(p.get("command"), shell)
         if is_cdp_forwarder(argv, shell) or is_chrome_kill(argv, shell):
             return None
-        if not shell and argv and is_chrome(argv[0]) and program_flags(argv):
-            return f"{where} {step.type}: Chrome flag {program_flags(argv)[0]!r} would run a program"
+        if not shell and argv and is_chrome(argv[0]):
+            reason = chrome_args_reason(argv[1:])
+            if reason:
+                return f"{where} {step.type}: {reason}"
         for key in ("stdout", "stderr"):
             if p.get(key) and name_escapes(str(p[key])):
                 return f"{where} {step.type} writes its {key} to {p[key]!r}, outside the cache folder"
@@ -178,6 +224,8 @@ def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | N
     elif step.type == "open":
         if guest_path_escapes(str(p.get("path", ""))):
             return f"{where} open {p.get('path')!r}: outside the sandbox home"
+        if hidden_guest_path(str(p.get("path", ""))):
+            return f"{where} open {p.get('path')!r}: a hidden file is not opened"
         app = OPEN_WITH.get(Path(str(p.get("path", ""))).suffix.lower())
         if app is None or resolve_program(app) is None:
             return f"{where} open {p.get('path')!r}: no local app opens it ({app or 'unknown type'} not installed)"
@@ -186,7 +234,10 @@ def _step_reason(step: SetupStep, cache_dirs: list[Path], where: str) -> str | N
             url, path = f.get("url", ""), f.get("path", "")
             if guest_path_escapes(str(path)):
                 return f"{where} download to {path!r}: outside the sandbox home"
-            if find_download(url, path, cache_dirs) is None:
+            if hidden_guest_path(str(path)) and not trust_commands:
+                return (f"{where} download to {path!r}: a hidden file/folder (app settings our "
+                        f"programs would read); {TRUST_HINT}")
+            if find_download(url, path, cache_dirs, cache_root) is None:
                 host = urlparse(url).netloc or url[:60]
                 return (f"{where} download from {host} is not cached and there is no network "
                         f"(put it in the cache as {download_cache_name(url, path)})")
@@ -254,7 +305,8 @@ def _path_reason(task: OSWorldTask) -> str | None:
 
 
 def local_reason(task: OSWorldTask, domain: str | None = None,
-                 cache_dirs: list[Path] | None = None, trust_commands: bool = False) -> str | None:
+                 cache_dirs: list[Path] | None = None, trust_commands: bool = False,
+                 cache_root: Path | None = None) -> str | None:
     """Why the local Xvfb session cannot run ``task`` (None: it can). A task that runs
     commands from its file needs ``trust_commands``."""
     reason = evaluator_reason(task)
@@ -267,11 +319,11 @@ def local_reason(task: OSWorldTask, domain: str | None = None,
             if not any(shutil.which(p) for p in programs):
                 return f"needs {label} ({' / '.join(programs)} not installed)"
     for step in task.config:
-        reason = _step_reason(step, cache_dirs, "setup")
+        reason = _step_reason(step, cache_dirs, "setup", cache_root, trust_commands)
         if reason:
             return reason
     for step in task.evaluator.postconfig:
-        reason = _step_reason(step, cache_dirs, "postconfig")
+        reason = _step_reason(step, cache_dirs, "postconfig", cache_root, trust_commands)
         if reason:
             return reason
     if task.is_infeasible:  # never scored by getters, but its setup still runs
@@ -287,6 +339,10 @@ def local_reason(task: OSWorldTask, domain: str | None = None,
                 if not any((d / str(dest)).is_file() for d in cache_dirs) \
                         and not str(url).startswith("file://"):
                     return f"getter cloud_file downloads {url!r}: not cached and no network"
+        if spec.type == "page_info":
+            reason = url_reason(str(spec.fields.get("url", "")))
+            if reason:
+                return f"getter page_info: {reason}"
     for func in task.evaluator.funcs:
         if func not in METRICS:
             return f"metric {func!r} is not available locally"

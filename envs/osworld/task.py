@@ -10,6 +10,7 @@ list, ``result``/``expected``/``options`` are lists of the same length (``None``
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,16 @@ from pydantic import (
 )
 
 from cua.core import CuaError
+
+# Task ids and domains name folders (the cache folder cache/<id>, examples/<domain>/<id>.json).
+SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def name_problem(name: str, what: str = "id") -> str | None:
+    """Why ``name`` cannot be a task id / domain used as a folder name (None: it can)."""
+    if not SAFE_NAME.fullmatch(name) or name in (".", ".."):
+        return f"{what} {name[:80]!r} may hold only letters, digits, '.', '_' and '-' (and is not . or ..)"
+    return None
 
 
 class TaskFileError(CuaError, ValueError):
@@ -136,6 +147,14 @@ class OSWorldTask(BaseModel):
     related_apps: list[str] = Field(default_factory=list)
     evaluator: Evaluator
     proxy: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, v: str) -> str:
+        problem = name_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @property
     def is_infeasible(self) -> bool:

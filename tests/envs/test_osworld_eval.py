@@ -15,8 +15,8 @@ from cua.core import Click, CuaError, Done, Fail, Key, SetupError, Type, Wait
 from cua.osworld_suite import osworld_suite
 from envs.osworld import metrics as M
 from envs.osworld.evaluate import evaluate
-from envs.osworld.jail import TRUST_ENV_VAR
 from envs.osworld.getters import LOCAL_GETTERS, GetterContext
+from envs.osworld.jail import TRUST_ENV_VAR
 from envs.osworld.machine import LocalMachine
 from envs.osworld.setup import SetupRunner
 from envs.osworld.support import download_cache_name, evaluator_reason, local_reason
@@ -295,7 +295,7 @@ def test_download_from_file_url_and_osworld_cache(machine: LocalMachine, tmp_pat
     src.write_text("a,b\n")
     url = "https://drive.usercontent.google.com/download?id=abc"
     (cache / f"{uuid.uuid5(uuid.NAMESPACE_URL, url)}_report.txt").write_text("cached")
-    runner = SetupRunner(machine, no_display, lambda a: None, [cache])
+    runner = SetupRunner(machine, no_display, lambda a: None, [cache], cache_root=tmp_path / "cache")
     runner.run([SetupStep(type="download", parameters={"files": [
         {"url": src.as_uri(), "path": "/home/user/Desktop/data.csv"},
         {"url": url, "path": "~/report.txt"}]})])

