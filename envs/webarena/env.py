@@ -68,10 +68,12 @@ class WebArenaEnv(BrowserEnv):
     name = "webarena"
 
     def __init__(self, config: BrowserConfig | None = None, sites: SiteConfig | None = None,
-                 judge: Judge | None = None) -> None:
+                 judge: Judge | None = None, answer_patterns: bool = True) -> None:
         super().__init__(config)
         self.sites = sites or SiteConfig()
         self.judge = judge
+        # WebArena-Verified: False reads the agent's answer as text, never as a regex (training rewards).
+        self.answer_patterns = answer_patterns
         self.answer = ""  # upstream: a trajectory without a stop action is scored with ""
         self.last_evaluation: Evaluation | None = None
         self._recorder: NetworkRecorder | None = None
@@ -138,7 +140,8 @@ class WebArenaEnv(BrowserEnv):
     def evaluate(self) -> float:
         spec = self.spec()
         if isinstance(spec, VerifiedTask):
-            result = evaluate_verified(spec.model_dump(mode="json"), self.answer, self.trace, self.sites.urls())
+            result = evaluate_verified(spec.model_dump(mode="json"), self.answer, self.trace, self.sites.urls(),
+                                       answer_patterns=self.answer_patterns)
             parts = {f"{i}:{r['evaluator_name']}": r["score"] for i, r in enumerate(result["evaluators_results"])}
             self.last_evaluation = Evaluation(score=result["score"], parts=parts, details=result)
             return float(result["score"])

@@ -16,11 +16,16 @@ unmasked trace. What each NetworkEventEvaluator reads (``verified._event_data``)
 * response cookies named in ``expected.response_cookies`` (tasks 511-515: ``mage-messages``):
   those ``Set-Cookie`` values are kept, every other one is masked (also in ``cookies[]``);
 * post data / response content keys of ``expected.post_data`` / ``response_content``: a
-  secret-looking field (``SECRET_FIELD``) is kept only when such a key names it (exactly, or
-  inside a JSONPath / regex key). No dataset task names one.
+  secret-looking field (``SECRET_FIELD``) is kept only when such a key names it: equal to the
+  key, a key name a JSONPath key steps through, or fully matched by a ``^...$`` / ``$.^...$``
+  regex key. No dataset task names one. Form-like JSON lists (``[{"name": "password",
+  "value": ...}]``) are fields too: their ``value`` is masked by the same rule.
 
-Everything else (URLs, non-secret fields, headers such as ``accept`` or ``referer``) is kept
-as recorded. Query strings are not masked: the page URL is stored in every step anyway.
+Headers: every header whose name looks like a credential (``SECRET_HEADER``: auth, token, key,
+secret, csrf, xsrf, session, cookie, password) is masked unless an evaluator names it, so a
+site's own ``X-CSRFToken`` or ``X-Auth-Token`` is covered without listing it. Everything else
+(URLs, non-secret fields, headers such as ``accept`` or ``referer``) is kept as recorded.
+Query strings are not masked: the page URL is stored in every step anyway.
 """
 
 from __future__ import annotations
@@ -32,13 +37,19 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from envs.webarena import safe_regex
+from envs.webarena.vnormalize import jsonpath_names
+from envs.webarena.vtypes import is_regexp
+
 MASK = "***"
 # Field names that hold credentials in the WebArena sites' forms and APIs (Magento form_key,
 # GitLab authenticity_token, Postmill _csrf_token, login[password], user[password], ...).
 SECRET_FIELD = re.compile(r"passw(or)?d|passwd|(^|[^a-z])pass([^a-z]|$)|pwd|token|secret|csrf|xsrf|form_key"
                           r"|api[_-]?key|credential|authenticity|session|private[_-]?key", re.IGNORECASE)
-SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization", "x-csrf-token",
-                            "x-xsrf-token", "csrf-token", "private-token", "x-api-key", "x-auth-token"})
+# A pattern, not a list: sites invent their own credential headers (X-CSRFToken, X-Auth-Token, ...).
+SECRET_HEADER = re.compile(r"auth|token|key|secret|csrf|xsrf|session|cookie|passw|pwd|credential", re.IGNORECASE)
+# Keys that name the field in a form-like JSON list item ({"name": "password", "value": "..."}).
+_ITEM_NAME_KEYS = ("name", "key", "field")
 
 
 @dataclass(frozen=True)
@@ -78,7 +89,20 @@ class TraceRedactor:
     def keeps_field(self, name: str) -> bool:
         if not SECRET_FIELD.search(name):
             return True
-        return any(k.strip() == name or ((k.startswith("$") or "^" in k) and name in k) for k in self.field_keys)
+        return any(self._key_names(k.strip(), name) for k in self.field_keys)
+
+    @staticmethod
+    def _key_names(key: str, name: str) -> bool:
+        """Whether the evaluator's post_data / response_content ``key`` reads field ``name``."""
+        if key == name:
+            return True
+        pattern = key[2:] if key.startswith("$.^") and key.endswith("$") else key if is_regexp(key) else None
+        if pattern is not None:
+            try:
+                return safe_regex.fullmatch(pattern, name) is not None
+            except (safe_regex.PatternError, safe_regex.RegexBudgetError):
+                return False  # the evaluator cannot read a field with this key either
+        return key.startswith("$") and name in jsonpath_names(key)
 
     # ---- masking ----
 
@@ -100,7 +124,7 @@ class TraceRedactor:
         name = header["name"].lower()
         if name == "cookie":
             return {**header, "value": self._cookie_header(header["value"])}
-        if name in SECRET_HEADERS and name not in self.headers:
+        if SECRET_HEADER.search(name) and name not in self.headers:
             return {**header, "value": MASK}
         return header
 
@@ -116,7 +140,7 @@ class TraceRedactor:
         if name == "set-cookie":
             lines = [self._set_cookie_line(line) for line in header["value"].split("\n")]
             return {**header, "value": "\n".join(lines)}
-        if name in SECRET_HEADERS:
+        if SECRET_HEADER.search(name):  # evaluators read request headers only
             return {**header, "value": MASK}
         return header
 
@@ -148,6 +172,9 @@ class TraceRedactor:
 
     def _json(self, value: Any) -> tuple[Any, bool]:
         if isinstance(value, dict):
+            item_name = next((value[k] for k in _ITEM_NAME_KEYS if isinstance(value.get(k), str)), None)
+            if item_name is not None and value.get("value") not in (None, "") and not self.keeps_field(item_name):
+                return {k: MASK if k == "value" else self._json(v)[0] for k, v in value.items()}, True
             out, changed = {}, False
             for k, v in value.items():
                 if isinstance(k, str) and not self.keeps_field(k) and v not in (None, ""):

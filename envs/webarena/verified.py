@@ -19,9 +19,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from envs.webarena import safe_regex
 from envs.webarena import vnormalize as vn
 from envs.webarena.netlog import NetworkEvent, events_from
-from envs.webarena.vtypes import KNOWN_TYPE_NAMES, UNPORTED_FORMATS, NormalizedString, dateutil_parser
+from envs.webarena.vtypes import (
+    KNOWN_TYPE_NAMES,
+    UNPORTED_FORMATS,
+    NormalizedString,
+    dateutil_parser,
+)
 from envs.webarena.vurl import URL
 
 PORT_OF = "webarena-verified 1.2.3"
@@ -215,6 +221,9 @@ class Context:
     answer: Any
     events: list[NetworkEvent]
     expected_task_type: str
+    # False: the agent's answer is text only, never a ``^...$`` pattern (upstream reads both
+    # sides as patterns, so ``["^.*$"]`` matches any expected value: a reward hack in training).
+    answer_patterns: bool = True
 
 
 def _result(name: str, assertions: list[vn.Assertion] | None = None, error: str | None = None, actual: Any = None,
@@ -232,11 +241,12 @@ def _result(name: str, assertions: list[vn.Assertion] | None = None, error: str 
             "assertions": assertions or None, "error_msg": error, "should_not_exist": should_not_exist}
 
 
-def _retrieved(raw: Any, cfg: AgentResponseCfg, ctx: Context, strict: bool) -> Any:
+def _retrieved(raw: Any, cfg: AgentResponseCfg, ctx: Context, strict: bool, literal: bool = False) -> Any:
     if not raw and not isinstance(raw, (int, float, bool)):
         return None
     raw = tuple(raw) if isinstance(raw, (list, tuple)) else (raw,)
-    return vn.normalize_array(raw, cfg.results_schema, strict=strict, derender_url_fct=ctx.sites.derenderer(strict))
+    return vn.normalize_array(raw, cfg.results_schema, strict=strict, derender_url_fct=ctx.sites.derenderer(strict),
+                              literal=literal)
 
 
 def agent_response_result(cfg: AgentResponseCfg, ctx: Context) -> dict[str, Any]:
@@ -257,7 +267,8 @@ def agent_response_result(cfg: AgentResponseCfg, ctx: Context) -> dict[str, Any]
                         actual_n[k] = None
                     continue
                 if k == "retrieved_data":
-                    actual_n[k] = _retrieved(value[k], cfg, ctx, strict=False) if is_retrieve else None
+                    actual_n[k] = _retrieved(value[k], cfg, ctx, strict=False,
+                                             literal=not ctx.answer_patterns) if is_retrieve else None
                     continue
                 field_value = value.get(key, "")
                 if not isinstance(field_value, str):
@@ -265,7 +276,7 @@ def agent_response_result(cfg: AgentResponseCfg, ctx: Context) -> dict[str, Any]
                 norm: Any = None
                 if stripped := field_value.strip():
                     try:
-                        norm = NormalizedString(stripped)
+                        norm = NormalizedString(stripped, literal=not ctx.answer_patterns)
                     except ValueError:
                         norm = stripped
                 actual_n[k] = norm or None
@@ -377,8 +388,8 @@ def _normalize_event(data: dict[str, Any], cfg: NetworkEventCfg, ctx: Context, s
 
 def _search(pattern: str, text: str) -> bool:
     try:
-        return re.search(pattern, text) is not None
-    except re.error:
+        return safe_regex.search(pattern, text) is not None
+    except safe_regex.PatternError:
         return False
 
 
@@ -418,15 +429,18 @@ def network_event_result(cfg: NetworkEventCfg, ctx: Context) -> dict[str, Any]:
 
 
 def evaluate_verified(task: dict[str, Any], answer: Any, trace: list[dict[str, Any]] | dict[str, Any],
-                      urls: dict[str, str]) -> dict[str, Any]:
+                      urls: dict[str, str], *, answer_patterns: bool = True) -> dict[str, Any]:
     """TaskEvalResult as a dict: ``task_id``, ``status`` (success / failure / error), ``score``
     and one ``evaluators_results`` entry per evaluator of ``task["eval"]``. ``task`` is the
     dataset record with its ``__SITE__`` templates intact; ``urls`` maps templates to the
-    configured base URLs; ``trace`` is the HAR (or its entries) of the episode."""
+    configured base URLs; ``trace`` is the HAR (or its entries) of the episode.
+    ``answer_patterns=False`` (for training rewards) reads the agent's answer as plain text:
+    only expected values are regexes; the default scores as upstream does."""
     cfgs = parse_eval(task["eval"])
     agent_cfg = next(c for c in cfgs if isinstance(c, AgentResponseCfg))
     ctx = Context(task_id=task.get("task_id", "?"), sites=Sites([str(s) for s in task.get("sites", [])], urls),
-                  answer=answer, events=events_from(trace), expected_task_type=agent_cfg.expected.task_type.upper())
+                  answer=answer, events=events_from(trace), expected_task_type=agent_cfg.expected.task_type.upper(),
+                  answer_patterns=answer_patterns)
     results = [agent_response_result(c, ctx) if isinstance(c, AgentResponseCfg) else network_event_result(c, ctx)
                for c in cfgs]
     if any(r["status"] == "error" for r in results):

@@ -14,7 +14,13 @@ import json
 import re
 from typing import Any
 
-from envs.webarena.vtypes import NormalizedString, NormalizedType, is_regexp, type_registry
+from envs.webarena import safe_regex
+from envs.webarena.vtypes import (
+    NormalizedString,
+    NormalizedType,
+    is_regexp,
+    type_registry,
+)
 
 Assertion = dict[str, Any]
 
@@ -59,6 +65,8 @@ def normalize_single(value: Any, type_name: str, strict: bool, **kw: Any) -> Any
     cls = _type_class(type_name)
     try:
         return cls(value, **kw)
+    except safe_regex.RegexBudgetError:
+        raise
     except Exception:
         if strict:
             raise
@@ -100,6 +108,8 @@ def _simple(value: Any, item_schema: dict[str, Any] | None, strict: bool, **kw: 
     cls = _type_class(type_name)
     try:
         return cls(value, **kw)
+    except safe_regex.RegexBudgetError:
+        raise
     except Exception as e:
         if strict:
             raise ValueError(f"Failed to normalize value {value!r} with type {cls.__name__!r}") from e
@@ -125,6 +135,8 @@ def _array(value: Any, type_name: str | dict[str, Any], strict: bool, **kw: Any)
     for i, item in enumerate(value):
         try:
             out.append(cls(item, **kw))
+        except safe_regex.RegexBudgetError:
+            raise
         except Exception as e:
             if strict:
                 raise ValueError(f"Failed to normalize array element at index {i}: {item!r}") from e
@@ -170,6 +182,8 @@ def _object(obj: Any, schema: dict[str, Any], strict: bool, **kw: Any) -> Any:
                 out[name] = _object(value, kind, strict, **kw)
             else:
                 out[name] = NormalizedString(value, **kw)
+        except safe_regex.RegexBudgetError:
+            raise
         except Exception as e:
             if strict:
                 raise ValueError(f"Failed to normalize property '{name}': {value!r}") from e
@@ -273,6 +287,11 @@ def jsonpath_supported(path: str) -> bool:
     return True
 
 
+def jsonpath_names(path: str) -> list[str]:
+    """The key names a supported JSONPath steps through (``$.user['api_token']`` → user, api_token)."""
+    return [m.group(1) or m.group(3) for m in _STEP_RE.finditer(path[1:]) if m.group(1) or m.group(3)]
+
+
 def _walk(data: Any, path: str) -> list[Any]:
     current = [data]
     for m in _STEP_RE.finditer(path[1:]):
@@ -311,7 +330,13 @@ def extract_jsonpath(data: Any, path: str, strict: bool) -> Any:
             if strict:
                 raise ValueError(f"Regex key matching requires dict data, got {type(data).__name__}")
             return None
-        matches = [v for k, v in data.items() if re.match(pattern, k)]
+        try:
+            safe_regex.compile_pattern(pattern)
+        except safe_regex.PatternError as e:  # upstream: ValueError when strict, no value otherwise
+            if strict:
+                raise ValueError(f"Invalid regex pattern '{pattern}': {e}") from e
+            return None
+        matches = [v for k, v in data.items() if safe_regex.match(pattern, k)]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1 and not strict:

@@ -6,7 +6,9 @@ string_list}.py``. A value normalises to a canonical form; a list of 2+ raw valu
 alternatives, and two values are equal when their alternatives overlap. Strings: drop ™ ® ℠ ©,
 NFKC, hyphens next to letters → spaces, control characters dropped, ASCII transliteration,
 whitespace collapsed, casefolded; ``^...$`` strings are regular expressions (full match,
-case-insensitive).
+case-insensitive), run through ``safe_regex`` (a time and length budget). A value built with
+``literal=True`` (the agent's answer, when the evaluator's ``answer_patterns`` is off) is never
+read as a pattern: only the expected side's patterns match.
 
 Departures, each named: the ASCII transliteration uses ``unidecode`` when installed (as
 upstream) and otherwise a built-in table (accents, typographic quotes and dashes, ligatures);
@@ -25,6 +27,8 @@ import unicodedata as ud
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
+
+from envs.webarena import safe_regex
 
 UNPORTED_FORMATS = ("duration", "distance", "coordinates", "full_address", "location-name",
                     "json", "markdown", "base64")
@@ -60,9 +64,9 @@ def to_ascii(s: str) -> str:
     return s.encode("ascii", "ignore").decode("ascii")
 
 
-def normalize_text(s: str, derender: Callable[[str], str] | None = None) -> str:
-    """NormalizedType._normalize_string."""
-    if not s or is_regexp(s):
+def normalize_text(s: str, derender: Callable[[str], str] | None = None, literal: bool = False) -> str:
+    """NormalizedType._normalize_string (a literal ``^...$`` is normalised as plain text)."""
+    if not s or (is_regexp(s) and not literal):
         return s
     if derender is not None and "http" in s:
         try:
@@ -80,9 +84,11 @@ def normalize_text(s: str, derender: Callable[[str], str] | None = None) -> str:
 class NormalizedType:
     """base.NormalizedType: alternatives, overlap equality, per-type normalisation."""
 
-    def __init__(self, raw: Any, *, derender_url_fct: Callable[[str], str] | None = None, **_: Any) -> None:
+    def __init__(self, raw: Any, *, derender_url_fct: Callable[[str], str] | None = None, literal: bool = False,
+                 **_: Any) -> None:
         self.raw = raw
         self.derender = derender_url_fct
+        self.literal = literal  # True: this value's ``^...$`` strings are text, not patterns
         if isinstance(raw, (list, tuple)):
             if len(raw) < 2:
                 raise ValueError(f"Alternatives require 2+ items. Got {raw!r} with {len(raw)} item(s).")
@@ -97,14 +103,14 @@ class NormalizedType:
         return self._type_normalize(value)
 
     def _normalize_string(self, s: str) -> str:
-        return normalize_text(s, self.derender)
+        return normalize_text(s, self.derender, self.literal)
 
     def _type_normalize(self, value: Any) -> Any:
         raise NotImplementedError
 
     @property
     def is_regexp(self) -> bool:
-        return any(is_regexp(str(a)) for a in self.alternatives)
+        return not self.literal and any(is_regexp(str(a)) for a in self.alternatives)
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, self.__class__) and bool(set(self.alternatives) & set(other.alternatives))
@@ -129,7 +135,7 @@ class NormalizedString(NormalizedType):
     def _type_normalize(self, value: Any) -> str:
         if not value:
             return ""
-        if is_regexp(value):
+        if is_regexp(value) and not self.literal:
             return str(value).strip()
         return str(value).lower().strip()
 
@@ -138,20 +144,22 @@ class NormalizedString(NormalizedType):
         return s.strip("'\"`.,;:!?") if s else s
 
     def __eq__(self, other: Any) -> bool:
-        """Regex full match either way, then overlap, then overlap after stripping quotes and
-        punctuation at both ends (string.py)."""
+        """Regex full match either way (a literal side's strings are not patterns), then
+        overlap, then overlap after stripping quotes and punctuation at both ends (string.py)."""
         if isinstance(other, str):
             other = NormalizedString(other)
         if not isinstance(other, NormalizedString):
             return False
-        for patterns, targets in ((self.alternatives, other.alternatives), (other.alternatives, self.alternatives)):
-            for p in patterns:
+        for side, targets in ((self, other.alternatives), (other, self.alternatives)):
+            if side.literal:
+                continue
+            for p in side.alternatives:
                 if is_regexp(p):
                     try:
-                        rx = re.compile(p, re.IGNORECASE)
-                    except re.error:
-                        continue
-                    if any(rx.fullmatch(t) for t in targets):
+                        safe_regex.compile_pattern(p, safe_regex.IGNORECASE)
+                    except safe_regex.PatternError:
+                        continue  # upstream: an invalid pattern simply does not match
+                    if any(safe_regex.fullmatch(p, t, safe_regex.IGNORECASE) for t in targets):
                         return True
         if set(self.alternatives) & set(other.alternatives):
             return True

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse, urlunparse
 
+from envs.webarena import safe_regex
 from envs.webarena.vtypes import NormalizedType, is_regexp
 
 QueryParams = dict[str, tuple[Any, ...]]
@@ -128,9 +129,9 @@ class UrlValue:
                 pattern = pattern_side.base_url
                 pattern = f"^{rendered(pattern[1:-1])}$" if is_regexp(pattern) else rendered(pattern)
                 try:
-                    if re.match(pattern, rendered(target.base_url)):
+                    if safe_regex.match(pattern, rendered(target.base_url)):
                         return True
-                except re.error as e:
+                except safe_regex.PatternError as e:
                     raise ValueError(f"Invalid regex pattern '{pattern_side.base_url}': {e}") from e
         if not self.is_regex and not other.is_regex:
             return self.base_url.lower().rstrip("/") == other.base_url.lower().rstrip("/")
@@ -141,7 +142,7 @@ class UrlValue:
             mine, theirs = _first(self.query_params.get(key, ())), _first(other.query_params.get(key, ()))
             regex = mine.is_regexp if isinstance(mine, NormalizedType) else is_regexp(mine)
             if regex:
-                if not re.match(str(mine), str(theirs)):
+                if not safe_regex.match(str(mine), str(theirs)):
                     return False
             elif mine != theirs:
                 return False
@@ -180,9 +181,9 @@ class URL(NormalizedType):
             return True
         for pattern in self._ignored_patterns:
             try:
-                if re.search(pattern, name, re.IGNORECASE):
+                if safe_regex.search(pattern, name, safe_regex.IGNORECASE):
                     return True
-            except re.error:
+            except safe_regex.PatternError:
                 continue
         return False
 
@@ -197,7 +198,7 @@ class URL(NormalizedType):
         if not value:
             raise ValueError("Empty URL value")
         value = str(value)
-        if is_regexp(value):
+        if is_regexp(value) and not self.literal:
             params = {} if self._query_params is None else self._normalize_params(self._query_params)
             return UrlValue(value.rstrip("/"), params, is_regex=True)
         value = value.rstrip("/")
