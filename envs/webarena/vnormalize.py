@@ -76,13 +76,7 @@ def normalize_single(value: Any, type_name: str, strict: bool, **kw: Any) -> Any
 def normalize_array(value: Any, schema: dict[str, Any] | None, strict: bool = True, **kw: Any) -> tuple[Any, ...] | None:
     """ValueNormalizer.normalize_array (what retrieved_data goes through)."""
     if not strict:
-        if isinstance(value, str):
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                parsed = None
-            if isinstance(parsed, (list, tuple)):
-                value = parsed
+        value = _list_from_json(value)
         if not isinstance(value, (list, tuple)):
             value = (value,)
     if not isinstance(value, (list, tuple)):
@@ -116,14 +110,20 @@ def _simple(value: Any, item_schema: dict[str, Any] | None, strict: bool, **kw: 
         return value
 
 
-def _array(value: Any, type_name: str | dict[str, Any], strict: bool, **kw: Any) -> Any:
+def _list_from_json(value: Any) -> Any:
+    """A string holding a JSON array → that array; anything else unchanged."""
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
         except ValueError:
-            parsed = None
+            return value
         if isinstance(parsed, (list, tuple)):
-            value = parsed
+            return parsed
+    return value
+
+
+def _array(value: Any, type_name: str | dict[str, Any], strict: bool, **kw: Any) -> Any:
+    value = _list_from_json(value)
     if not isinstance(value, (list, tuple)):
         if strict:
             raise ValueError(f"Property '{value}' schema expects array but got {type(value).__name__}")

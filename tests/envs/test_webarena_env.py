@@ -62,11 +62,7 @@ def env(suite: Suite) -> Iterator:
     e.close()
 
 
-def run(env, suite: Suite, name: str, *actions) -> float:
-    env.reset(suite.make_task(name, None))
-    for action in actions:
-        env.step(action)
-    return env.evaluate()
+run = servers.run_task
 
 
 def test_suite_lists_runnable_tasks_and_skips_with_reasons(suite: Suite) -> None:

@@ -305,11 +305,7 @@ def env(suite: Suite) -> Iterator:
     e.close()
 
 
-def run(env, suite: Suite, name: str, *actions) -> float:
-    env.reset(suite.make_task(name, None))
-    for action in actions:
-        env.step(action)
-    return env.evaluate()
+run = servers.run_task
 
 
 @needs_chromium

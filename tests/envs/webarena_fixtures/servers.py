@@ -111,3 +111,11 @@ def serve_judge() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def run_task(env: Any, suite: Any, name: str, *actions: Any) -> float:
+    """One episode of ``name``: reset, the given actions, then the env's own score."""
+    env.reset(suite.make_task(name, None))
+    for action in actions:
+        env.step(action)
+    return env.evaluate()
