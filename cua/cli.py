@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -20,6 +20,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Computer-use agent runtime: environments, grounders, critics.")
 console = Console()
 err_console = Console(stderr=True)
+
+# Options `cua run` and `cua eval` share: the seeds and the stack.
+Seeds = Annotated[int, typer.Option(help="seeds 0..N-1 for every task")]
+SeedList = Annotated[Optional[str], typer.Option(help="explicit seeds, e.g. 0,5,9")]
+PlannerSpec = Annotated[str, typer.Option(help="planner NAME[:k=v,...]")]
+GrounderSpec = Annotated[str, typer.Option(help="grounder NAME[:k=v,...]")]
+CriticSpec = Annotated[str, typer.Option(help="critic NAME[:k=v,...]")]
+MaxSteps = Annotated[Optional[int], typer.Option(help="step budget per episode (default: the task's)")]
+MaxRetries = Annotated[int, typer.Option(help="re-plans after a veto")]
+CriticPolicy = Annotated[str, typer.Option(help="veto-and-replan, veto-and-accept-suggestion, or advisory")]
+CriticMinScore = Annotated[float, typer.Option(help="rejections scored below this only advise")]
+ShowProgress = Annotated[bool, typer.Option(help="show a progress bar")]
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,18 +66,17 @@ def _default_run_dir(suite: str) -> Path:
 def run(
     suite: str = typer.Option("miniwob-cpu", "--suite", "-s",
                               help="suite name, or suite/task[,task...] (see `cua tasks`)"),
-    seeds: int = typer.Option(3, help="seeds 0..N-1 for every task"),
-    seed_list: Optional[str] = typer.Option(None, help="explicit seeds, e.g. 0,5,9"),
-    planner: str = typer.Option("instructions", help="planner NAME[:k=v,...]"),
-    grounder: str = typer.Option("a11y", help="grounder NAME[:k=v,...]"),
-    critic: str = typer.Option("approve-all", help="critic NAME[:k=v,...]"),
-    max_steps: Optional[int] = typer.Option(None, help="step budget per episode (default: the task's)"),
-    max_retries: int = typer.Option(2, help="re-plans after a veto"),
-    critic_policy: str = typer.Option("veto-and-replan",
-                                      help="veto-and-replan, veto-and-accept-suggestion, or advisory"),
-    critic_min_score: float = typer.Option(0.0, help="rejections scored below this only advise"),
+    seeds: Seeds = 3,
+    seed_list: SeedList = None,
+    planner: PlannerSpec = "instructions",
+    grounder: GrounderSpec = "a11y",
+    critic: CriticSpec = "approve-all",
+    max_steps: MaxSteps = None,
+    max_retries: MaxRetries = 2,
+    critic_policy: CriticPolicy = "veto-and-replan",
+    critic_min_score: CriticMinScore = 0.0,
     out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>); an existing one resumes"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    progress: ShowProgress = True,
 ) -> None:
     """Run an agent on a suite headless; trajectories and results go to the run folder."""
     from cua.batch.spec import StackSpec
@@ -93,16 +104,15 @@ def eval_command(
                                         help="suite name, suite/task[,task...], or osworld:PATH / webarena:PATH"),
     workers: int = typer.Option(1, help="worker processes (or Ray actors), one env each"),
     ray: Optional[str] = typer.Option(None, "--ray", help="run on Ray: 'local' starts one here, else a cluster address"),
-    seeds: int = typer.Option(3, help="seeds 0..N-1 for every task"),
-    seed_list: Optional[str] = typer.Option(None, help="explicit seeds, e.g. 0,5,9"),
-    planner: str = typer.Option("instructions", help="planner NAME[:k=v,...]"),
-    grounder: str = typer.Option("a11y", help="grounder NAME[:k=v,...]"),
-    critic: str = typer.Option("approve-all", help="critic NAME[:k=v,...]"),
-    max_steps: Optional[int] = typer.Option(None, help="step budget per episode (default: the task's)"),
-    max_retries: int = typer.Option(2, help="re-plans after a veto"),
-    critic_policy: str = typer.Option("veto-and-replan",
-                                      help="veto-and-replan, veto-and-accept-suggestion, or advisory"),
-    critic_min_score: float = typer.Option(0.0, help="rejections scored below this only advise"),
+    seeds: Seeds = 3,
+    seed_list: SeedList = None,
+    planner: PlannerSpec = "instructions",
+    grounder: GrounderSpec = "a11y",
+    critic: CriticSpec = "approve-all",
+    max_steps: MaxSteps = None,
+    max_retries: MaxRetries = 2,
+    critic_policy: CriticPolicy = "veto-and-replan",
+    critic_min_score: CriticMinScore = 0.0,
     retries: int = typer.Option(2, help="re-runs of an episode after an infrastructure error (never after an agent failure)"),
     episode_timeout: Optional[float] = typer.Option(None, help="seconds an episode may run before its worker is killed (infra error)"),
     out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>); an existing one "
@@ -113,7 +123,7 @@ def eval_command(
                                         "e.g. vlm:backend=http,path=URL,model=NAME; disagreements go to audit.md"),
     rescore: Optional[Path] = typer.Option(None, help="re-score a finished WebArena run folder offline "
                                            "(string_match, url_match, WebArena-Verified); writes rescore.json"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    progress: ShowProgress = True,
 ) -> None:
     """Evaluate a stack on a suite with N workers (or Ray): resumable, retries infrastructure
     errors, a results table with 95% intervals per task, per domain and overall."""
