@@ -1,13 +1,15 @@
 """The shared vocabulary of the runtime. Imports nothing else of the project."""
 
 from cua.core.actions import (
-    ACTION_ADAPTER, TERMINAL_ACTIONS, Action, Click, Done, DoubleClick, Drag, Fail, Key, Move,
-    RightClick, Scroll, Type, Wait, normalize_key, with_point,
+    ACTION_ADAPTER, ACTION_TYPES, BASIC_ACTIONS, TERMINAL_ACTIONS, Action, Back, CallUser, Click,
+    CloseTab, Done, DoubleClick, Drag, Fail, Forward, Goto, Key, KeyDown, KeyUp, MouseDown, MouseUp,
+    Move, NewTab, RightClick, Scroll, SelectOption, SwitchTab, TripleClick, Type, Wait, normalize_key,
+    with_point,
 )
 from cua.core.coords import CoordChain, ModelSpace, smart_resize
 from cua.core.errors import (
     ActionParseError, BrowserNotFoundError, CuaError, EnvError, InvalidObservationError,
-    PageLoadError, SetupError, StepTimeoutError, TaskNotFoundError,
+    PageLoadError, SetupError, StepTimeoutError, TaskNotFoundError, UnsupportedActionError,
 )
 from cua.core.geometry import Box, Point
 from cua.core.observation import Observation, UIElement
@@ -17,11 +19,13 @@ from cua.core.records import (
 )
 
 __all__ = [
-    "ACTION_ADAPTER", "TERMINAL_ACTIONS", "Action", "Click", "Done", "DoubleClick", "Drag", "Fail",
-    "Key", "Move", "RightClick", "Scroll", "Type", "Wait", "normalize_key", "with_point",
+    "ACTION_ADAPTER", "ACTION_TYPES", "BASIC_ACTIONS", "TERMINAL_ACTIONS", "Action", "Back", "CallUser",
+    "Click", "CloseTab", "Done", "DoubleClick", "Drag", "Fail", "Forward", "Goto", "Key", "KeyDown", "KeyUp",
+    "MouseDown", "MouseUp", "Move", "NewTab", "RightClick", "Scroll", "SelectOption", "SwitchTab",
+    "TripleClick", "Type", "Wait", "normalize_key", "with_point",
     "CoordChain", "ModelSpace", "smart_resize", "ActionParseError", "BrowserNotFoundError",
     "CuaError", "EnvError", "InvalidObservationError", "PageLoadError", "SetupError",
-    "StepTimeoutError",
+    "StepTimeoutError", "UnsupportedActionError",
     "TaskNotFoundError", "Box", "Point", "Observation", "UIElement", "Task", "SCHEMA_VERSION", "Attempt",
     "EpisodeResult", "Grounding", "Intent", "StepRecord", "Verdict",
 ]

@@ -47,6 +47,12 @@ class Click(_PointAction):
     button: MouseButton = "left"
 
 
+class TripleClick(_PointAction):
+    """Three left clicks (selects a line or a paragraph of text)."""
+
+    type: Literal["triple_click"] = "triple_click"
+
+
 class DoubleClick(_PointAction):
     type: Literal["double_click"] = "double_click"
 
@@ -57,6 +63,25 @@ class RightClick(_PointAction):
 
 class Move(_PointAction):
     type: Literal["move"] = "move"
+
+
+class _ButtonAction(_Action):
+    """Press or release a mouse button, at (x, y) or where the pointer is (no point)."""
+
+    button: MouseButton = "left"
+    x: float | None = None
+    y: float | None = None
+
+    def points(self) -> list[Point]:
+        return [] if self.x is None or self.y is None else [Point(x=self.x, y=self.y)]
+
+
+class MouseDown(_ButtonAction):
+    type: Literal["mouse_down"] = "mouse_down"
+
+
+class MouseUp(_ButtonAction):
+    type: Literal["mouse_up"] = "mouse_up"
 
 
 class Drag(_Action):
@@ -88,11 +113,8 @@ class Type(_Action):
     text: str
 
 
-class Key(_Action):
-    """One key, or a chord pressed together (``["ctrl", "c"]``)."""
-
-    type: Literal["key"] = "key"
-    keys: list[str] = Field(min_length=1)
+class _KeysAction(_Action):
+    keys: list[str] = Field(min_length=1, max_length=16)
 
     @field_validator("keys")
     @classmethod
@@ -104,6 +126,60 @@ class Key(_Action):
                 raise ValueError(f"unknown key {k!r}")
             out.append(norm)
         return out
+
+
+class Key(_KeysAction):
+    """One key, or a chord pressed together (``["ctrl", "c"]``)."""
+
+    type: Literal["key"] = "key"
+
+
+class KeyDown(_KeysAction):
+    """Press and hold keys (released by a later KeyUp, e.g. shift held while clicking)."""
+
+    type: Literal["key_down"] = "key_down"
+
+
+class KeyUp(_KeysAction):
+    type: Literal["key_up"] = "key_up"
+
+
+class SelectOption(_PointAction):
+    """Choose the option(s) labelled ``values`` in the drop-down list at (x, y)."""
+
+    type: Literal["select_option"] = "select_option"
+    values: list[str] = Field(min_length=1, max_length=100)
+
+
+class Goto(_Action):
+    """Open ``url`` in the current tab (browser environments; the allow-list still applies)."""
+
+    type: Literal["goto"] = "goto"
+    url: str = Field(min_length=1, max_length=8192)
+
+
+class Back(_Action):
+    type: Literal["back"] = "back"
+
+
+class Forward(_Action):
+    type: Literal["forward"] = "forward"
+
+
+class NewTab(_Action):
+    type: Literal["new_tab"] = "new_tab"
+    url: str | None = Field(default=None, max_length=8192)
+
+
+class SwitchTab(_Action):
+    """Make tab ``index`` (0-based, in opening order) the one acted on and shown."""
+
+    type: Literal["switch_tab"] = "switch_tab"
+    index: int = Field(ge=0, le=1000)
+
+
+class CloseTab(_Action):
+    type: Literal["close_tab"] = "close_tab"
 
 
 class Wait(_Action):
@@ -119,18 +195,35 @@ class Done(_Action):
 
 
 class Fail(_Action):
-    """The agent gives up (infeasible task, or it cannot go on)."""
+    """The episode ends unfinished. ``by="agent"``: the policy says the task is infeasible (what
+    OSWorld scores on infeasible tasks, WebArena's "N/A"); ``by="runtime"``: the runtime gave up
+    for it (unreadable model output after the retries), which never counts as that claim."""
 
     type: Literal["fail"] = "fail"
     reason: str | None = None
+    by: Literal["agent", "runtime"] = "agent"
 
 
-Action = Annotated[
-    Union[Click, DoubleClick, RightClick, Move, Drag, Scroll, Type, Key, Wait, Done, Fail],
-    Field(discriminator="type"),
-]
+class CallUser(_Action):
+    """The policy asks a person (UI-TARS ``call_user()``, a hosted API's safety check): the app
+    lets the user answer or take over; a batch run ends the episode as ``needs_user``."""
+
+    type: Literal["call_user"] = "call_user"
+    question: str | None = None
+
+
+ACTION_CLASSES: tuple[type[_Action], ...] = (
+    Click, DoubleClick, TripleClick, RightClick, Move, MouseDown, MouseUp, Drag, Scroll, Type, Key, KeyDown,
+    KeyUp, SelectOption, Goto, Back, Forward, NewTab, SwitchTab, CloseTab, Wait, Done, Fail, CallUser,
+)
+Action = Annotated[Union[ACTION_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
-TERMINAL_ACTIONS = (Done, Fail)
+TERMINAL_ACTIONS = (Done, Fail, CallUser)
+# Every action type name, and the ones every environment can do (what the project started with).
+ACTION_TYPES: frozenset[str] = frozenset(cls.model_fields["type"].default for cls in ACTION_CLASSES)
+BASIC_ACTIONS: frozenset[str] = frozenset(
+    {"click", "double_click", "right_click", "move", "drag", "scroll", "type", "key", "wait", "done", "fail",
+     "call_user"})
 
 _KEY_ALIASES = {
     "return": "enter", "esc": "escape", "control": "ctrl", "cmd": "meta", "command": "meta",
@@ -148,6 +241,6 @@ def normalize_key(name: str) -> str:
 
 def with_point(action: Action, x: float, y: float) -> Action:
     """A copy of a single-point action aimed at (x, y) (used by grounders and critics)."""
-    if not isinstance(action, _PointAction) and not isinstance(action, Scroll):
+    if not isinstance(action, (_PointAction, Scroll, _ButtonAction)):
         raise TypeError(f"{action.type} has no single point")
     return action.model_copy(update={"x": x, "y": y})

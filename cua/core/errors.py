@@ -47,3 +47,9 @@ class InvalidObservationError(EnvError):
 
 class StepTimeoutError(CuaError, TimeoutError):
     """A stage of an agent step ran past its time limit."""
+
+
+class UnsupportedActionError(CuaError):
+    """An action this environment cannot do (a tab in a desktop, a key hold over a VNC link
+    without it): the step records the reason and the episode goes on. Not an EnvError: the
+    infrastructure is fine, the agent asked for something outside this env's action space."""

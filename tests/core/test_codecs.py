@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cua.core.actions import (
-    KEY_NAMES, Action, Click, Done, DoubleClick, Drag, Fail, Key, Move, RightClick, Scroll, Type,
-    Wait,
+    KEY_NAMES, Action, Back, CallUser, Click, CloseTab, Done, DoubleClick, Drag, Fail, Forward, Goto, Key, KeyDown, KeyUp,
+    MouseDown, MouseUp, Move, NewTab, RightClick, Scroll, SelectOption, SwitchTab, TripleClick, Type, Wait,
 )
+from cua.core.codecs.pyautogui import OPENCUA_WAIT_SECONDS
 from cua.core.codecs import (
     CODECS, MAX_TEXT_CHARS, UITARS_WAIT_SECONDS, CodecName, ParsedOutput, detect_codec, emit,
     emit_all, parse,
@@ -130,7 +131,9 @@ def test_pyautogui_thought_is_the_prose_around_the_fence() -> None:
         ("Action: wait()", [Wait(seconds=UITARS_WAIT_SECONDS)]),
         ("Action: finished(content='The answer is 42.')", [Done(answer="The answer is 42.")]),
         ("Action: finished()", [Done()]),
-        ("Action: call_user()", [Fail(reason="call_user")]),
+        ("Action: call_user()", [CallUser()]),
+        ("Action: navigate(content='http://a.test/x')\n\nnavigate_back()", [Goto(url="http://a.test/x"), Back()]),
+        ("Action: press(key='ctrl')\n\nrelease(key='ctrl')", [KeyDown(keys=["ctrl"]), KeyUp(keys=["ctrl"])]),
         ("Thought: two steps\nAction: click(start_box='(1,2)')\n\ntype(content='x')",
          [Click(x=1, y=2), Type(text="x")]),
         ("click(start_box='(1,2)')", [Click(x=1, y=2)]),
@@ -231,10 +234,11 @@ def test_json_formats(text: str, expected: list[Action]) -> None:
         ("pyautogui", "pyautogui.FAILSAFE = False", "FAILSAFE"),
         ("pyautogui", "x = 1", "x = 1"),
         ("pyautogui", "pyautogui.screenshot()", "pyautogui.screenshot"),
-        ("pyautogui", "pyautogui.tripleClick(1, 2)", "tripleClick"),
-        ("pyautogui", "pyautogui.keyDown('shift')", "keyDown"),
+        ("pyautogui", "pyautogui.tripleClick(1, 2, button='right')", "triple"),
+        ("pyautogui", "pyautogui.keyDown()", "needs a key"),
+        ("pyautogui", "computer.terminate(status='success')", "unsupported call computer.terminate"),
         ("pyautogui", "pyautogui.click(1, 2, 3, 4, 'left', 0, 7)", "at most"),
-        ("pyautogui", "pyautogui.click(x=1, y=2, clicks=3)", "clicks=3"),
+        ("pyautogui", "pyautogui.click(x=1, y=2, clicks=4)", "clicks=4"),
         ("pyautogui", "pyautogui.click(x=1)", "pyautogui.click(x=1)"),
         ("pyautogui", "pyautogui.click(x='1', y=2)", "'1'"),
         ("pyautogui", "pyautogui.click(x=True, y=2)", "True"),
@@ -444,10 +448,23 @@ def action_strategy(codec: CodecName, c: st.SearchStrategy[float], point_scrolls
         keys,
         st.builds(Wait, seconds=seconds),
         st.builds(Done, answer=st.none() | texts),
-        st.builds(Fail, reason=st.none() | texts),
     ]
+    held = st.lists(key_names, min_size=1, max_size=2 if codec != "uitars" else 1)
     if codec != "uitars":
-        common.append(st.builds(Move, x=c, y=c))
+        common += [st.builds(Move, x=c, y=c), st.builds(TripleClick, x=c, y=c),
+                   st.builds(Fail, reason=st.none() | texts)]
+    if codec in ("uitars", "json"):
+        common += [st.builds(CallUser), st.builds(Goto, url=st.just("http://a.test/p?q=1")), st.builds(Back)]
+    if codec != "json":
+        common += [st.builds(KeyDown, keys=held), st.builds(KeyUp, keys=held)]
+    if codec in ("pyautogui", "opencua", "json"):
+        # Like scrolls: a button action without a point acts where the pointer is.
+        common += [st.builds(lambda p, b, cls=cls: cls(x=p and p[0], y=p and p[1], button=b), maybe_point,
+                             st.sampled_from(["left", "right", "middle"])) for cls in (MouseDown, MouseUp)]
+    if codec == "json":
+        common += [st.builds(SelectOption, x=c, y=c, values=st.lists(texts, min_size=1, max_size=3)),
+                   st.builds(NewTab, url=st.none() | st.just("http://a.test/")), st.builds(SwitchTab, index=st.integers(0, 9)),
+                   st.builds(CloseTab), st.builds(Forward), st.builds(KeyDown, keys=held)]
     return st.one_of(common)
 
 
@@ -456,14 +473,20 @@ def expected_after(action: Action, codec: CodecName) -> list[Action]:
     match codec, action:
         case "pyautogui", Done() | Fail():
             return [type(action)()]
+        case "pyautogui" | "opencua", KeyDown(keys=keys) | KeyUp(keys=keys) if len(keys) > 1:
+            return [type(action)(keys=[k]) for k in keys]
+        case "opencua", Fail():
+            return [Fail(reason="terminate(status='failure')")]
+        case "opencua", Wait():
+            return [Wait(seconds=OPENCUA_WAIT_SECONDS)]
+        case "uitars", KeyDown(keys=keys) | KeyUp(keys=keys):
+            return [type(action)(keys=keys[0].split() if keys[0] != " " and len(keys[0]) > 1 else keys)]
         case "uitars", Click(button="right"):
             return [RightClick(x=action.x, y=action.y)]
         case "uitars", Scroll():
             return [action.model_copy(update={"amount": 3})]
         case "uitars", Wait():
             return [Wait(seconds=UITARS_WAIT_SECONDS)]
-        case "uitars", Fail():
-            return [Fail(reason="call_user")]
         case "uitars", Type(text=text) if text.endswith("\n"):
             return ([Type(text=text[:-1])] if text[:-1] else []) + [Key(keys=["enter"])]
         case "computer_use", Click(button="right"):
@@ -481,7 +504,8 @@ def test_emit_then_parse_round_trips(codec: CodecName, data: st.DataObject) -> N
     action = data.draw(action_strategy(codec, c))
     text = emit(action, codec)
     assert actions(text, codec) == expected_after(action, codec)
-    assert detect_codec(text) == codec
+    # OpenCUA code is pyautogui plus computer.*: plain calls read as pyautogui.
+    assert detect_codec(text) in ((codec, "pyautogui") if codec == "opencua" else (codec,))
 
 
 @pytest.mark.parametrize("codec", CODECS)

@@ -5,6 +5,7 @@
 * ``uitars``: UI-TARS ``Thought: ... / Action: click(start_box='(x,y)')`` text;
 * ``computer_use``: Qwen ``<tool_call>{"name": "computer_use", ...}</tool_call>`` (Qwen2.5-VL,
   Qwen3-VL, Jedi, EvoCUA; also UI-Ins, whose function is called ``grounding``);
+* ``opencua``: OpenCUA / EvoCUA-S1 code, pyautogui plus ``computer.terminate(...)`` and friends;
 * ``json``: the project's own action JSON (``cua.core.actions.ACTION_ADAPTER``).
 
 Coordinates come back exactly as the model wrote them (its own space); ``cua.core.coords.map_action``
@@ -23,7 +24,7 @@ from types import ModuleType
 from typing import Literal, Sequence, get_args
 
 from cua.core.actions import Action
-from cua.core.codecs import computer_use, json_actions, pyautogui, uitars
+from cua.core.codecs import computer_use, json_actions, opencua, pyautogui, uitars
 from cua.core.codecs.common import MAX_ACTIONS, MAX_TEXT_CHARS, ParsedOutput
 from cua.core.codecs.uitars import UITARS_WAIT_SECONDS
 from cua.core.errors import ActionParseError
@@ -31,12 +32,13 @@ from cua.core.errors import ActionParseError
 __all__ = ["CODECS", "CodecName", "MAX_ACTIONS", "MAX_TEXT_CHARS", "ParsedOutput", "UITARS_WAIT_SECONDS",
            "detect_codec", "emit", "emit_all", "parse"]
 
-CodecName = Literal["pyautogui", "uitars", "computer_use", "json"]
+CodecName = Literal["pyautogui", "uitars", "computer_use", "opencua", "json"]
 CODECS: tuple[CodecName, ...] = get_args(CodecName)
 _DIALECTS: dict[CodecName, ModuleType] = {
-    "pyautogui": pyautogui, "uitars": uitars, "computer_use": computer_use, "json": json_actions,
+    "pyautogui": pyautogui, "uitars": uitars, "computer_use": computer_use, "opencua": opencua,
+    "json": json_actions,
 }
-_SEPARATORS: dict[CodecName, str] = {"pyautogui": "\n", "uitars": "\n\n", "computer_use": "\n"}
+_SEPARATORS: dict[CodecName, str] = {"pyautogui": "\n", "uitars": "\n\n", "computer_use": "\n", "opencua": "\n"}
 
 
 def parse(text: str, codec: CodecName) -> ParsedOutput:
@@ -79,6 +81,8 @@ def detect_codec(text: str) -> CodecName | None:
             return "json"
     if re.search(r"(?m)^\s*<tool_call>", text):
         return "computer_use"
+    if re.search(r"(?m)^\s*computer\.(terminate|wait|triple_click)\(", text):
+        return "opencua"
     if re.search(r"(?m)^\s*(pyautogui\.|time\.sleep\(|import pyautogui|(WAIT|DONE|FAIL)\s*$)", text):
         return "pyautogui"
     if re.search(r"(?m)^\s*Action:", text) or re.search(rf"(?m)^\s*({'|'.join(uitars.ACTION_PARAMS)})\(", text):

@@ -16,9 +16,12 @@ from cua.core.actions import (
     Drag,
     Fail,
     Key,
+    KeyDown,
+    KeyUp,
     Move,
     RightClick,
     Scroll,
+    TripleClick,
     Type,
     Wait,
 )
@@ -96,6 +99,9 @@ def _cu_action(args: dict[str, Any], out: list[Action], src: str) -> None:
         case "double_click":
             x, y = coordinate()
             out.append(make(DoubleClick, src, x=x, y=y))
+        case "triple_click":
+            x, y = coordinate()
+            out.append(make(TripleClick, src, x=x, y=y))
         case "mouse_move":
             x, y = coordinate()
             out.append(make(Move, src, x=x, y=y))
@@ -113,9 +119,11 @@ def _cu_action(args: dict[str, Any], out: list[Action], src: str) -> None:
             out.append(scroll(args["pixels"], action == "hscroll", at, src))
         case "type":
             out.append(make(Type, src, text=text("text")))
-        case "key":
+        case "key" | "key_down" | "key_up":  # key_down / key_up: EvoCUA's held keys
             keys = args.get("keys")
-            out.append(key(keys if isinstance(keys, list) else chord(keys, src), src))
+            chord_ = key(keys if isinstance(keys, list) else chord(keys, src), src)
+            build = {"key": Key, "key_down": KeyDown, "key_up": KeyUp}[action]
+            out.append(chord_ if build is Key else make(build, src, keys=chord_.keys))
         case "wait":
             seconds = number(args["time"], "time", src) if "time" in args else None
             out.append(make(Wait, src) if seconds is None else make(Wait, src, seconds=seconds))
@@ -151,6 +159,8 @@ def emit(action: Action) -> str:
             return _tool_call(action="right_click", coordinate=xy(x, y))
         case DoubleClick(x=x, y=y):
             return _tool_call(action="double_click", coordinate=xy(x, y))
+        case TripleClick(x=x, y=y):
+            return _tool_call(action="triple_click", coordinate=xy(x, y))
         case Move(x=x, y=y):
             return _tool_call(action="mouse_move", coordinate=xy(x, y))
         case Drag(x=x, y=y, to_x=to_x, to_y=to_y):  # Qwen's drag starts at the pointer
@@ -166,6 +176,8 @@ def emit(action: Action) -> str:
             return _tool_call(action="type", text=text)
         case Key(keys=keys):
             return _tool_call(action="key", keys=keys)
+        case KeyDown(keys=keys) | KeyUp(keys=keys):
+            return _tool_call(action=action.type, keys=keys)
         case Wait(seconds=seconds):
             return _tool_call(action="wait", time=_jnum(seconds))
         case Done(answer=None):

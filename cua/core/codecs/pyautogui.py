@@ -1,5 +1,6 @@
 """OSWorld-style pyautogui code (``pyautogui.click(x=10, y=20)``, ``WAIT``/``DONE``/``FAIL``),
-read with ``ast`` against a whitelist and never run.
+read with ``ast`` against a whitelist and never run. With ``computer=True`` (the OpenCUA / EvoCUA
+dialect) the ``computer.triple_click / wait / terminate`` functions of their prompts are read too.
 
 A call without coordinates acts where the pointer is: ``moveTo(a); dragTo(b)`` is one Drag a -> b.
 """
@@ -18,10 +19,15 @@ from cua.core.actions import (
     Drag,
     Fail,
     Key,
+    KeyDown,
+    KeyUp,
     MouseButton,
+    MouseDown,
+    MouseUp,
     Move,
     RightClick,
     Scroll,
+    TripleClick,
     Type,
     Wait,
 )
@@ -48,6 +54,7 @@ from cua.core.errors import ActionParseError
 _PG_PARAMS: dict[str, tuple[str, ...]] = {
     "click": ("x", "y", "clicks", "interval", "button", "duration"),
     "doubleClick": ("x", "y", "interval", "button", "duration"),
+    "tripleClick": ("x", "y", "interval", "button", "duration"),
     "rightClick": ("x", "y", "duration"),
     "middleClick": ("x", "y", "duration"),
     "moveTo": ("x", "y", "duration"),
@@ -58,7 +65,16 @@ _PG_PARAMS: dict[str, tuple[str, ...]] = {
     "write": ("message", "interval"),
     "press": ("keys", "presses", "interval"),
     "hotkey": ("interval",),  # keys come as *args
+    "mouseDown": ("x", "y", "button", "duration"),
+    "mouseUp": ("x", "y", "button", "duration"),
+    "keyDown": ("key",),
+    "keyUp": ("key",),
 }
+# OpenCUA / EvoCUA: the functions their prompts add next to pyautogui.
+_COMPUTER_PARAMS: dict[str, tuple[str, ...]] = {
+    "triple_click": ("x", "y"), "wait": ("seconds",), "terminate": ("status", "answer"),
+}
+OPENCUA_WAIT_SECONDS = 20.0  # "Make the computer wait for 20 seconds for installation, running code, etc."
 _PG_CODES: dict[str, Callable[[], Action]] = {"WAIT": Wait, "DONE": Done, "FAIL": Fail}
 _PG_BUTTONS: dict[str, MouseButton] = {
     "left": "left", "primary": "left", "right": "right", "secondary": "right", "middle": "middle",
@@ -73,8 +89,8 @@ _PG_KEY_ALIASES = {
 _PG_KEY_NAMES = {"meta": "win", "contextmenu": "apps"}
 
 
-def parse(text: str) -> ParsedOutput:
-    code, thought = unfence(text, "python3?|py")
+def parse(text: str, computer: bool = False) -> ParsedOutput:
+    code, thought = unfence(text, "python3?|py|code")
     tree = parse_python(code, code)
     lines = re.split(r"\r\n?|\n", code)  # line breaks as ast counts them (not str.splitlines)
     out: list[Action] = []
@@ -91,7 +107,7 @@ def parse(text: str) -> ParsedOutput:
         elif isinstance(value, ast.Constant) and isinstance(value.value, str):
             continue  # a bare string is a comment (UI-TARS's own converter writes them)
         elif isinstance(value, ast.Call):
-            _pg_call(value, code, out, src)
+            _pg_call(value, code, out, src, computer)
         else:
             raise ActionParseError("only pyautogui calls, time.sleep, WAIT, DONE, FAIL are allowed", src)
         if len(out) > MAX_ACTIONS:
@@ -99,7 +115,7 @@ def parse(text: str) -> ParsedOutput:
     return ParsedOutput(out, thought, text)
 
 
-def _pg_call(call: ast.Call, code: str, out: list[Action], src: str) -> None:
+def _pg_call(call: ast.Call, code: str, out: list[Action], src: str, computer: bool) -> None:
     func = call.func
     if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
         raise ActionParseError("only pyautogui.<function>(...) calls are allowed", src)
@@ -108,11 +124,33 @@ def _pg_call(call: ast.Call, code: str, out: list[Action], src: str) -> None:
         args = _pg_bind("time.sleep", ("secs",), call, code, src)
         out.append(make(Wait, src, seconds=number(args.get("secs"), "seconds", src)))
         return
+    if computer and module == "computer" and name in _COMPUTER_PARAMS:
+        _computer_call(name, _pg_bind(f"computer.{name}", _COMPUTER_PARAMS[name], call, code, src), out, src)
+        return
     if module != "pyautogui" or name not in _PG_PARAMS:
-        hint = "; hold keys with pyautogui.hotkey(...)" if name in ("keyDown", "keyUp") else ""
-        raise ActionParseError(f"unsupported call {module}.{name}{hint}", src)
+        raise ActionParseError(f"unsupported call {module}.{name}", src)
     args = _pg_bind(name, _PG_PARAMS[name], call, code, src)
     _PG_HANDLERS[name](name, args, out, src)
+
+
+def _computer_call(name: str, args: dict[str, Any], out: list[Action], src: str) -> None:
+    if name == "triple_click":
+        x, y = _pg_at(args, out, src) or (None, None)
+        if x is None:
+            raise ActionParseError("computer.triple_click() needs x and y", src)
+        out.append(make(TripleClick, src, x=x, y=y))
+    elif name == "wait":
+        seconds = args.get("seconds")
+        out.append(make(Wait, src, seconds=OPENCUA_WAIT_SECONDS if seconds is None
+                        else number(seconds, "seconds", src)))
+    else:  # terminate: "fail"/"failure" is FAIL, "success" is DONE, anything else FAIL (OpenCUA's agent)
+        status, answer = args.get("status"), args.get("answer")
+        if answer is not None and not isinstance(answer, str):
+            raise ActionParseError("terminate answer must be a string", src)
+        if isinstance(status, str) and status.strip().lower() == "success":
+            out.append(make(Done, src, answer=answer))
+        else:
+            out.append(make(Fail, src, reason=None if status is None else f"terminate(status={status!r})"))
 
 
 def _pg_bind(name: str, params: tuple[str, ...], call: ast.Call, code: str, src: str) -> dict[str, Any]:
@@ -163,6 +201,10 @@ def _pg_click(name: str, args: dict[str, Any], out: list[Action], src: str) -> N
         out.append(make(RightClick, src, x=x, y=y))
     elif name == "middleClick":
         out.append(make(Click, src, x=x, y=y, button="middle"))
+    elif name == "tripleClick" or clicks == 3:
+        if button != "left":
+            raise ActionParseError("only left triple clicks are supported", src)
+        out.append(make(TripleClick, src, x=x, y=y))
     elif name == "doubleClick" or clicks == 2:
         if button != "left":
             raise ActionParseError("only left double clicks are supported", src)
@@ -170,7 +212,7 @@ def _pg_click(name: str, args: dict[str, Any], out: list[Action], src: str) -> N
     elif clicks == 1:
         out.append(make(Click, src, x=x, y=y, button=button))
     else:
-        raise ActionParseError(f"clicks={clicks:g} is not supported (1 or 2 only)", src)
+        raise ActionParseError(f"clicks={clicks:g} is not supported (1, 2 or 3 only)", src)
 
 
 def _pg_move(name: str, args: dict[str, Any], out: list[Action], src: str) -> None:
@@ -220,8 +262,25 @@ def _pg_hotkey(name: str, args: dict[str, Any], out: list[Action], src: str) -> 
     out.append(key(keys, src, _PG_KEY_ALIASES))
 
 
+def _pg_button_press(name: str, args: dict[str, Any], out: list[Action], src: str) -> None:
+    """mouseDown / mouseUp at a point, or where the pointer is (no point: the env's pointer)."""
+    at = _pg_at(args, out, src)
+    x, y = at if at is not None else (None, None)
+    build = MouseDown if name == "mouseDown" else MouseUp
+    out.append(make(build, src, x=x, y=y, button=_pg_button(args.get("button", "left"), src)))
+
+
+def _pg_hold(name: str, args: dict[str, Any], out: list[Action], src: str) -> None:
+    if "key" not in args:
+        raise ActionParseError(f"{name}() needs a key", src)
+    held = key([args["key"]], src, _PG_KEY_ALIASES)
+    out.append(make(KeyDown if name == "keyDown" else KeyUp, src, keys=held.keys))
+
+
 _PG_HANDLERS: dict[str, Callable[[str, dict[str, Any], list[Action], str], None]] = {
     "click": _pg_click, "doubleClick": _pg_click, "rightClick": _pg_click, "middleClick": _pg_click,
+    "tripleClick": _pg_click, "mouseDown": _pg_button_press, "mouseUp": _pg_button_press,
+    "keyDown": _pg_hold, "keyUp": _pg_hold,
     "moveTo": _pg_move, "dragTo": _pg_move, "scroll": _pg_scroll, "hscroll": _pg_scroll,
     "typewrite": _pg_type, "write": _pg_type, "press": _pg_press, "hotkey": _pg_hotkey,
 }
@@ -242,6 +301,16 @@ def emit(action: Action) -> str:
             return f"pyautogui.click({xy(x, y)}{'' if button == 'left' else f', button={button!r}'})"
         case DoubleClick(x=x, y=y):
             return f"pyautogui.doubleClick({xy(x, y)})"
+        case TripleClick(x=x, y=y):
+            return f"pyautogui.tripleClick({xy(x, y)})"
+        case MouseDown(x=x, y=y, button=button) | MouseUp(x=x, y=y, button=button):
+            fn = "mouseDown" if isinstance(action, MouseDown) else "mouseUp"
+            parts = ([xy(x, y)] if x is not None and y is not None else []) + (
+                [f"button={button!r}"] if button != "left" else [])
+            return f"pyautogui.{fn}({', '.join(parts)})"
+        case KeyDown(keys=keys) | KeyUp(keys=keys):
+            fn = "keyDown" if isinstance(action, KeyDown) else "keyUp"
+            return "\n".join(f"pyautogui.{fn}({key_name(k)})" for k in keys)
         case RightClick(x=x, y=y):
             return f"pyautogui.rightClick({xy(x, y)})"
         case Move(x=x, y=y):

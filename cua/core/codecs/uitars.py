@@ -8,7 +8,23 @@ import ast
 import re
 from typing import Any, Iterator
 
-from cua.core.actions import Action, Click, Done, DoubleClick, Drag, Fail, Key, RightClick, Scroll, Type, Wait
+from cua.core.actions import (
+    Action,
+    Back,
+    CallUser,
+    Click,
+    Done,
+    DoubleClick,
+    Drag,
+    Goto,
+    Key,
+    KeyDown,
+    KeyUp,
+    RightClick,
+    Scroll,
+    Type,
+    Wait,
+)
 from cua.core.codecs.common import (
     ParsedOutput,
     call_args,
@@ -39,6 +55,11 @@ ACTION_PARAMS: dict[str, frozenset[str]] = {
     "wait": frozenset(),
     "finished": frozenset({"content"}),
     "call_user": frozenset(),
+    # UI-TARS-desktop's browser operator (prompts.ts): navigation and held keys.
+    "navigate": frozenset({"content"}),
+    "navigate_back": frozenset(),
+    "press": frozenset({"key"}),
+    "release": frozenset({"key"}),
 }
 _UITARS_RENAMES = {"point": "start_box", "start_point": "start_box", "end_point": "end_box"}
 _UITARS_ACTION_MARK = re.compile(r"(?m)^[ \t]*Action:[ \t]*")
@@ -159,7 +180,17 @@ def _uitars_action(call: ast.Call, code: str, out: list[Action]) -> None:
         case "finished":
             out.append(make(Done, src, answer=text_arg("content")))
         case "call_user":
-            out.append(make(Fail, src, reason="call_user"))
+            out.append(make(CallUser, src))
+        case "navigate":
+            url = text_arg("content")
+            if not url:
+                raise ActionParseError("navigate() needs content='<url>'", src)
+            out.append(make(Goto, src, url=url.strip()))
+        case "navigate_back":
+            out.append(make(Back, src))
+        case "press" | "release":
+            held = key(chord(need("key"), src), src)
+            out.append(make(KeyDown if name == "press" else KeyUp, src, keys=held.keys))
 
 
 def emit(action: Action) -> str:
@@ -186,6 +217,14 @@ def emit(action: Action) -> str:
             return "wait()"
         case Done(answer=answer):
             return "finished()" if answer is None else f"finished(content={quote(answer)})"
-        case Fail():
+        case CallUser():
             return "call_user()"
+        case Goto(url=url):
+            return f"navigate(content={quote(url)})"
+        case Back():
+            return "navigate_back()"
+        case KeyDown(keys=keys):
+            return f"press(key={quote(' '.join(keys))})"
+        case KeyUp(keys=keys):
+            return f"release(key={quote(' '.join(keys))})"
     raise inexpressible("uitars", action)
