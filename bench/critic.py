@@ -52,7 +52,8 @@ from critic.perturb import build_perturbed_set, episode_folders
 from cua.agent import Agent, AgentConfig
 from cua.core import Grounding, Observation, Point
 from cua.planners import InstructionListPlanner
-from cua.runner import run_suite
+from cua.batch import run_batch
+from cua.stack import Stack
 from cua.core.store import load_episode
 from cua.suites import MINIWOB_CPU_TASKS, get_suite
 from grounding.a11y import A11yGrounder
@@ -76,9 +77,9 @@ class OffsetGrounder:
 
 
 def run(folder: Path, critic: str, seeds: list[int], grounder: Any = None, policy: str = "veto-and-replan") -> Path:
-    agent = Agent(InstructionListPlanner(), grounder or A11yGrounder(), CRITICS.make(critic),
+    agent = Agent.from_parts(InstructionListPlanner(), grounder or A11yGrounder(), CRITICS.make(critic),
                   AgentConfig(critic_policy=policy))  # type: ignore[arg-type]
-    run_suite(get_suite("miniwob-cpu"), list(MINIWOB_CPU_TASKS), seeds, agent, folder, show_progress=False)
+    run_batch(get_suite("miniwob-cpu"), Stack(), folder, seeds, task_names=list(MINIWOB_CPU_TASKS), inline=True, agent=agent, show_progress=False)
     return folder
 
 

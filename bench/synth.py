@@ -101,7 +101,7 @@ def cpu_stack(seeds: int) -> dict[str, dict[str, float]]:
     from data_synth.env import SyntheticEnv, make_task
     from grounding.a11y import A11yGrounder
 
-    agent = Agent(InstructionListPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(stage_timeout_s=None))
+    agent = Agent.from_parts(InstructionListPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(stage_timeout_s=None))
     env = SyntheticEnv()
     out: dict[str, dict[str, float]] = {}
     try:

@@ -37,7 +37,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]  # the project, and env_step's bench venv helpers
 
-from cua.batch import StackSpec, run_batch  # noqa: E402
+from cua.batch import run_batch
+from cua.stack import Stack  # noqa: E402
 from cua.batch.report import versions  # noqa: E402
 from cua.suites import MINIWOB_CPU_TASKS  # noqa: E402
 
@@ -51,7 +52,7 @@ console = Console(stderr=True)
 
 def run_ours(tasks: list[str], seeds: list[int], workers: int, root: Path) -> dict[str, Any]:
     t = time.perf_counter()
-    report = run_batch("miniwob-cpu/" + ",".join(tasks), StackSpec(), root / f"w{workers}", seeds,
+    report = run_batch("miniwob-cpu/" + ",".join(tasks), Stack(), root / f"w{workers}", seeds,
                        workers=workers, show_progress=True, console=console)
     wall = time.perf_counter() - t
     n = len(report.results)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from PIL import Image
 
-from cua.core import Action, Grounding, Intent, Observation, StepRecord, Task, Verdict
+from cua.core import Action, Grounding, Intent, Observation, StepRecord, Task, TurnRecord, Verdict
 from cua.core.registry import Registry
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ class ReviewContext:
     # Screenshots before earlier steps, by step index (the loop keeps the last few): lets a
     # critic see whether the last action changed anything.
     frames: dict[int, Image.Image] = field(default_factory=dict)
+    # The policy's turn this action comes from: its thought, raw output, the other actions of
+    # the turn (None for a critic's or user's own action, and for records made without a policy).
+    turn: TurnRecord | None = None
     # Free-form inputs from a data set (e.g. GUI-Critic-Test's own prompt), never required.
     extra: dict[str, Any] = field(default_factory=dict)
     # Set by the critic: the image it judged from (marked screenshot + zoom), for the trajectory.

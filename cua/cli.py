@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cua.core import CuaError
+from cua.stack import Stack
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Computer-use agent runtime: environments, grounders, critics.")
@@ -24,8 +25,14 @@ err_console = Console(stderr=True)
 # Options `cua run` and `cua eval` share: the seeds and the stack.
 Seeds = Annotated[int, typer.Option(help="seeds 0..N-1 for every task")]
 SeedList = Annotated[Optional[str], typer.Option(help="explicit seeds, e.g. 0,5,9")]
-PlannerSpec = Annotated[str, typer.Option(help="planner NAME[:k=v,...]")]
-GrounderSpec = Annotated[str, typer.Option(help="grounder NAME[:k=v,...]")]
+PolicySpec = Annotated[Optional[str], typer.Option(
+    help="policy NAME[:k=v,...]: planner (the --planner + --grounder below, the default), "
+         "native:profile=ui-tars-1.5,backend=http,url=URL,model=NAME, or a --plugin class")]
+PlannerSpec = Annotated[str, typer.Option(help="planner NAME[:k=v,...] (the planner policy)")]
+GrounderSpec = Annotated[str, typer.Option(help="grounder NAME[:k=v,...] (the planner policy)")]
+Plugins = Annotated[list[str], typer.Option(
+    "--plugin", help="module to import first (it may register suites, planners, grounders, critics, policies), "
+                     "or module:Class, a policy class used as the policy; repeatable")]
 CriticSpec = Annotated[str, typer.Option(help="critic NAME[:k=v,...]")]
 MaxSteps = Annotated[Optional[int], typer.Option(help="step budget per episode (default: the task's)")]
 MaxRetries = Annotated[int, typer.Option(help="re-plans after a veto")]
@@ -61,13 +68,38 @@ def _default_run_dir(suite: str) -> Path:
     return Path("runs") / f"{suite.replace('/', '_').replace(',', '+').replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _stack(policy: Optional[str], planner: str, grounder: str, critic: str, max_steps: Optional[int],
+           max_retries: int, critic_policy: str, critic_min_score: float, plugins: list[str]) -> Stack:
+    """The stack the flags describe; a ``--plugin module:Class`` is the policy unless --policy says."""
+    from cua.stack import PLANNER_POLICY, import_plugins
+
+    classes = import_plugins(plugins)
+    return Stack(policy=policy or (classes[-1] if classes else PLANNER_POLICY), planner=planner,
+                 grounder=grounder, critic=critic, max_steps=max_steps, max_retries=max_retries,
+                 critic_policy=critic_policy, critic_min_score=critic_min_score)
+
+
+def _print_summary(report: Any, run_dir: Path) -> None:
+    console.print(report.table())
+    total = report.overall().as_dict()
+    wilson = total["wilson_95"]
+    interval = "n/a" if wilson is None else f"{wilson[0]:.1%}–{wilson[1]:.1%}"  # None: nothing scored
+    console.print(f"overall success {total['successes']}/{total['scored']} = "
+                  f"{(total['success_rate'] or 0):.1%} (95% CI {interval}); {total['needs_user']} needed the user, "
+                  f"{total['agent_errors']} agent errors, {total['infra_errors']} infra errors, "
+                  f"{total['grader_errors']} grader errors, {len(report.skipped)} tasks skipped", highlight=False)
+    console.print(f"trajectories: {run_dir / 'episodes'}   results: {run_dir / 'results.json'}, "
+                  f"{run_dir / 'results.md'}", highlight=False)
+
+
 @app.command()
 @friendly_errors
 def run(
-    suite: str = typer.Option("miniwob-cpu", "--suite", "-s",
-                              help="suite name, or suite/task[,task...] (see `cua tasks`)"),
+    suite: str = typer.Option("miniwob-cpu", "--suite", "-s", help="suite name, suite/task[,task...] "
+                              "(see `cua tasks`), or osworld:PATH / webarena:PATH"),
     seeds: Seeds = 3,
     seed_list: SeedList = None,
+    policy: PolicySpec = None,
     planner: PlannerSpec = "instructions",
     grounder: GrounderSpec = "a11y",
     critic: CriticSpec = "approve-all",
@@ -75,26 +107,23 @@ def run(
     max_retries: MaxRetries = 2,
     critic_policy: CriticPolicy = "veto-and-replan",
     critic_min_score: CriticMinScore = 0.0,
-    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>); an existing one resumes"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>); an existing one "
+                                       "continues only with the same suite, tasks, seeds and stack"),
+    plugin: Plugins = [],
     progress: ShowProgress = True,
 ) -> None:
-    """Run an agent on a suite headless; trajectories and results go to the run folder."""
-    from cua.batch.spec import StackSpec
-    from cua.runner import run_suite
-    from cua.suites import resolve
+    """Run an agent on a suite headless, in this process (`cua eval` with one in-process worker):
+    trajectories and results go to the run folder; running it again on the folder resumes."""
+    from cua.batch import run_batch
 
-    the_suite, names = resolve(suite)
-    seeds_ = _seed_list(seeds, seed_list)
-    agent = StackSpec(planner, grounder, critic, max_steps, max_retries, critic_policy, critic_min_score).build()
-    run_dir = out or _default_run_dir(suite)
+    stack = _stack(policy, planner, grounder, critic, max_steps, max_retries, critic_policy, critic_min_score,
+                   plugin)
+    suite_spec = _absolute_suite_spec(suite)
+    run_dir = out or _default_run_dir(suite_spec)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    summary = run_suite(the_suite, names, seeds_, agent, run_dir, console=console, show_progress=progress)
-    console.print(summary.table())
-    overall = summary.overall()
-    console.print(f"overall success {overall.successes}/{overall.episodes} = {overall.success_rate:.1%}"
-                  f"  ({overall.errors} errors)")
-    console.print(f"trajectories: {run_dir / 'episodes'}   results: {run_dir / 'results.json'}, "
-                  f"{run_dir / 'results.md'}")
+    report = run_batch(suite_spec, stack, run_dir, _seed_list(seeds, seed_list), inline=True, console=console,
+                       show_progress=progress, plugins=tuple(plugin))
+    _print_summary(report, run_dir)
 
 
 @app.command("eval")
@@ -106,6 +135,7 @@ def eval_command(
     ray: Optional[str] = typer.Option(None, "--ray", help="run on Ray: 'local' starts one here, else a cluster address"),
     seeds: Seeds = 3,
     seed_list: SeedList = None,
+    policy: PolicySpec = None,
     planner: PlannerSpec = "instructions",
     grounder: GrounderSpec = "a11y",
     critic: CriticSpec = "approve-all",
@@ -117,7 +147,7 @@ def eval_command(
     episode_timeout: Optional[float] = typer.Option(None, help="seconds an episode may run before its worker is killed (infra error)"),
     out: Optional[Path] = typer.Option(None, help="run folder (default runs/<suite>-<time>); an existing one "
                                        "continues only with the same suite, tasks, seeds and stack"),
-    plugin: list[str] = typer.Option([], "--plugin", help="a module every worker imports first (it may register suites, planners, grounders, critics); repeatable"),
+    plugin: Plugins = [],
     resume: Optional[Path] = typer.Option(None, help="resume this run folder: its suite, seeds and stack, finished episodes kept"),
     audit: Optional[str] = typer.Option(None, "--audit", help="re-score every finished episode with a second grader, "
                                         "e.g. vlm:backend=http,path=URL,model=NAME; disagreements go to audit.md"),
@@ -130,7 +160,8 @@ def eval_command(
     if rescore is not None:
         _rescore_webarena(rescore)
         return
-    from cua.batch import StackSpec, run_batch
+    from cua.batch import run_batch
+    from cua.stack import import_plugins
 
     if resume is not None:
         run_json = resume / "run.json"
@@ -139,27 +170,20 @@ def eval_command(
         asked = json.loads(run_json.read_text())
         if suite is not None and suite != asked["suite"]:
             raise CuaError(f"--resume {resume} is a run of {asked['suite']!r}, not {suite!r}")
-        spec = StackSpec(**asked["stack_spec"])
         plugin = plugin or list(asked.get("plugins", []))
+        import_plugins(plugin)
+        spec = Stack.from_dict(asked["stack_spec"])
         suite_spec, seeds_, names, run_dir = asked["suite"], list(asked["seeds"]), list(asked["tasks"]), resume
     else:
         suite_spec = _absolute_suite_spec(suite or "miniwob-cpu")
-        spec = StackSpec(planner, grounder, critic, max_steps, max_retries, critic_policy, critic_min_score)
+        spec = _stack(policy, planner, grounder, critic, max_steps, max_retries, critic_policy, critic_min_score,
+                      plugin)
         seeds_, names, run_dir = _seed_list(seeds, seed_list), None, out or _default_run_dir(suite_spec)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     report = run_batch(suite_spec, spec, run_dir, seeds_, workers=workers, task_names=names, ray_address=ray,
                        retries=retries, episode_timeout_s=episode_timeout, console=console, show_progress=progress,
                        plugins=tuple(plugin))
-    console.print(report.table())
-    total = report.overall().as_dict()
-    wilson = total["wilson_95"]
-    interval = "n/a" if wilson is None else f"{wilson[0]:.1%}–{wilson[1]:.1%}"  # None: nothing scored
-    console.print(f"overall success {total['successes']}/{total['scored']} = "
-                  f"{(total['success_rate'] or 0):.1%} (95% CI {interval}); "
-                  f"{total['agent_errors']} agent errors, {total['infra_errors']} infra errors, "
-                  f"{total['grader_errors']} grader errors, {len(report.skipped)} tasks skipped", highlight=False)
-    console.print(f"trajectories: {run_dir / 'episodes'}   results: {run_dir / 'results.json'}, "
-                  f"{run_dir / 'results.md'}", highlight=False)
+    _print_summary(report, run_dir)
     if audit:
         from cua.audit import audit_run
 

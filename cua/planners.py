@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Protocol, runtime_checkable
 
-from cua.core import Action, Done, Intent, Observation, StepRecord, Task, Type
+from cua.core import Action, Click, Done, DoubleClick, Intent, Move, Observation, RightClick, Scroll, StepRecord, Task, Type
 from cua.core.registry import Registry
 
 Proposal = Intent | Action
@@ -24,6 +24,14 @@ class Planner(Protocol):
         self, task: Task, history: list[StepRecord], observation: Observation,
         critique: str | None = None,
     ) -> Proposal: ...
+
+
+def intent_to_action(intent: Intent, x: float, y: float) -> Action:
+    """An Intent grounded at (x, y) as the action it names."""
+    if intent.kind == "scroll":
+        return Scroll(direction=intent.direction or "down", x=x, y=y)
+    kinds = {"click": Click, "double_click": DoubleClick, "right_click": RightClick, "move": Move}
+    return kinds[intent.kind](x=x, y=y)
 
 
 _QUOTED = r'"(?P<text>[^"]*)"'

@@ -29,6 +29,7 @@ from cua.core import (
     Task,
     Type,
 )
+from cua.planners import PLANNERS
 from data_synth.env import SyntheticEnv
 from data_synth.page import locate
 from data_synth.spec import GroundedStep, PlanStep, SynthTask
@@ -176,3 +177,6 @@ class ReferencePlanPlanner:
         self.grounded.append(step)
         if self.on_target is not None and isinstance(action, (Click, DoubleClick)):
             self.on_target(page, step)
+
+
+PLANNERS.register(ReferencePlanPlanner.name)(ReferencePlanPlanner)

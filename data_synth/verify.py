@@ -22,15 +22,18 @@ from typing import Any, Literal
 from playwright.sync_api import Page
 from pydantic import BaseModel, Field
 
-from cua.agent import Agent, AgentConfig
-from cua.core import EnvError, Grounding, ModelSpace, Observation, Verdict
+from cua.agent import Agent
+from cua.core import EnvError
 from cua.core.store import EpisodeWriter, atomic_write_bytes
+from cua.policies.planner_grounder import PlannerGrounderPolicy
+from cua.stack import Stack
 from data_synth.env import SyntheticEnv, task_from_synth
 from data_synth.instructions import GroundingSample, samples_for
 from data_synth.page import PageUnstableError, page_errors, task_digest
 from data_synth.planner import ReferencePlanPlanner
 from data_synth.rng import Rand
 from data_synth.spec import GroundedStep, SynthTask
+from grounding.base import NoGrounder
 
 log = logging.getLogger(__name__)
 
@@ -67,28 +70,17 @@ class Discard(Exception):
         self.reason, self.detail = reason, detail
 
 
-class _NoGrounder:
-    """The reference plan proposes grounded actions itself; this is never asked."""
-
-    name = "none"
-
-    def ground(self, image: Any, instruction: str, observation: Observation | None = None) -> Grounding:
-        return Grounding(point=None, raw_text="no grounder", model_space=ModelSpace.screenshot(*image.size))
-
-
-class _Approve:
-    name = "approve-all"
-
-    def review(self, context: Any) -> Verdict:
-        return Verdict(approve=True, critic=self.name)
+# The reference plan proposes grounded actions itself (no grounder is asked), every action runs,
+# and every stage runs in the env's thread (the planner reads the live Playwright page).
+VERIFY_STACK = Stack(planner=ReferencePlanPlanner.name, grounder="none", critic="approve-all", max_retries=0,
+                     stage_timeout_s=None)
 
 
 _SID = re.compile(r'^\[data-sid="([^"]+)"\]$')
 
 
 def _agent(planner: ReferencePlanPlanner) -> Agent:
-    # Same thread for every stage: the planner reads the live Playwright page.
-    return Agent(planner, _NoGrounder(), _Approve(), AgentConfig(stage_timeout_s=None, max_retries=0))
+    return VERIFY_STACK.build(policy=PlannerGrounderPolicy(planner, NoGrounder()))
 
 
 def verify(env: SyntheticEnv, synth: SynthTask, folder: Path | None = None, ablations: int = 2,

@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
-from cua.core import Grounding, Observation
+from cua.core import Grounding, ModelSpace, Observation
 from cua.core.registry import Registry
 
 
@@ -33,3 +33,14 @@ def ground_batch(
 
 
 GROUNDERS: Registry[Grounder] = Registry("grounder")
+
+
+@GROUNDERS.register("none")
+class NoGrounder:
+    """Refuses everything: for planners that propose grounded actions themselves (the synthetic
+    engine's reference plan), so a described target is a mistake that shows in the record."""
+
+    name = "none"
+
+    def ground(self, image: Image.Image, instruction: str, observation: Observation | None = None) -> Grounding:
+        return Grounding(point=None, raw_text="no grounder in this stack", model_space=ModelSpace.screenshot(*image.size))

@@ -33,6 +33,11 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _short(text: str | None, limit: int = 200) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _cell(value: object) -> str:
     """Text for a Markdown table cell (a ``|`` would split it)."""
     return str(value).replace("|", "\\|").replace("\n", " ")
@@ -42,7 +47,7 @@ def _cell(value: object) -> str:
 class BatchReport:
     run_dir: Path
     suite: str
-    spec: dict[str, object]  # the StackSpec the run was started with
+    spec: dict[str, object]  # the Stack the run was started with
     seeds: list[int]
     workers: int
     backend: str
@@ -58,7 +63,7 @@ class BatchReport:
         for r in self.results.values():
             if r.stack:
                 return r.stack
-        return {k: str(v) for k, v in self.spec.items() if k in ("planner", "grounder", "critic")}
+        return {k: str(v) for k, v in self.spec.items() if k in ("policy", "planner", "grounder", "critic")}
 
     def _ordered(self) -> list[tuple[Job, EpisodeResult]]:
         return sorted(self.results.items(), key=lambda kv: (kv[0].task, kv[0].seed))
@@ -127,10 +132,10 @@ class BatchReport:
                 # one seed has no spread to measure: its interval is undefined, not ±0
                 (f"{d['seed_mean']:.0%}±" + ("n/a" if seed_ci is None else f"{seed_ci:.0%}"))  # type: ignore[str-format]
                 if d["seeds"] else "-",
-                str(d["agent_errors"]), str(d["infra_errors"]), str(d["grader_errors"])]
+                str(d["needs_user"]), str(d["agent_errors"]), str(d["infra_errors"]), str(d["grader_errors"])]
 
     _HEADER = ["scored", "success", "rate", "95% CI (Wilson)", "mean over seeds ± 95% CI",
-               "agent errors", "infra errors", "grader errors"]
+               "needs user", "agent errors", "infra errors", "grader errors"]
 
     def markdown(self) -> str:
         lines = [f"# {self.suite}", "",
@@ -150,6 +155,13 @@ class BatchReport:
         table("Overall", [self.overall()])
         table("Per domain", self.per_domain())
         table("Per task", self.per_task())
+        ends = [(j, r) for j, r in self._ordered() if r.answer is not None or r.reason is not None]
+        if ends:
+            lines.extend(["## Answers and reasons (what the policy said when it ended)", "",
+                          "| task | seed | status | termination | answer / reason |", "|---|---:|---|---|---|"])
+            lines.extend(f"| {j.task} | {j.seed} | {r.status} | {r.termination} | "
+                         f"{_cell(_short(r.answer if r.answer is not None else r.reason))} |" for j, r in ends)
+            lines.append("")
         if self.infra_errors():
             lines.extend(["## Infrastructure errors (not scored)", "", "| task | seed | attempts | error |",
                           "|---|---:|---:|---|"])
@@ -167,16 +179,16 @@ class BatchReport:
         return "\n".join(lines)
 
     # The terminal table fits 80 columns: errors in one "agent/infra/grader" cell, domains as rows.
-    _SHORT_HEADER = ["n", "ok", "rate", "95% CI", "seeds±CI", "err a/i/g"]
+    _SHORT_HEADER = ["n", "ok", "rate", "95% CI", "seeds±CI", "usr", "err a/i/g"]
 
     def _short_cells(self, d: dict[str, object]) -> list[str]:
         cells = self._cells(d)
-        return [*cells[:5], "/".join(cells[5:])]
+        return [*cells[:6], "/".join(cells[6:])]
 
     def table(self) -> Table:
         s = self.stack
-        t = Table(title=f"{self.suite} — planner={s.get('planner')} grounder={s.get('grounder')} "
-                        f"critic={s.get('critic')} · {len(self.seeds)} seeds · {self.workers} {self.backend} workers")
+        parts = " ".join(f"{k}={v}" for k, v in s.items() if k != "policy" or v != "planner")
+        t = Table(title=f"{self.suite} — {parts} · {len(self.seeds)} seeds · {self.workers} {self.backend} workers")
         t.add_column("task", overflow="fold", min_width=12)
         for col in self._SHORT_HEADER:
             t.add_column(col, justify="right", no_wrap=True)

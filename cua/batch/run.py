@@ -17,9 +17,16 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from cua.batch.backend import Backend, Died, Fatal, Finished, Started
 from cua.batch.jobs import (
@@ -33,18 +40,25 @@ from cua.batch.jobs import (
     split_finished,
 )
 from cua.batch.report import BatchReport, versions
-from cua.batch.spec import StackSpec
 from cua.batch.stats import is_infra
-from cua.batch.worker import WorkerConfig, import_plugins
+from cua.batch.worker import EpisodeRunner, WorkerConfig
 from cua.core import CuaError, EpisodeResult
 from cua.core.store import RESULT_FILE, atomic_write_bytes, write_json
+from cua.stack import Stack, import_plugins
 from cua.suites import Suite, resolve
 
+if TYPE_CHECKING:
+    from cua.agent import Agent
 
 LOCK_FILE = ".lock"
 
 
-def make_backend(config: WorkerConfig, workers: int, ray_address: str | None) -> Backend:
+def make_backend(config: WorkerConfig, workers: int, ray_address: str | None,
+                 inline: EpisodeRunner | None = None) -> Backend:
+    if inline is not None:
+        from cua.batch.inline import InlineBackend
+
+        return InlineBackend(inline)
     if ray_address:
         from cua.batch.ray_backend import RayBackend
 
@@ -54,11 +68,11 @@ def make_backend(config: WorkerConfig, workers: int, ray_address: str | None) ->
     return LocalBackend(config, workers)
 
 
-def _infra_result(job: Job, stack: StackSpec, reason: str) -> EpisodeResult:
+def _infra_result(job: Job, stack: Stack, reason: str) -> EpisodeResult:
     """What a worker could not write itself: it died, or was killed for running too long."""
     return EpisodeResult(task_id=job.task_id, seed=job.seed, status="error", error=reason,
                          error_kind="infra", stack={k: str(v) for k, v in stack.as_dict().items()
-                                                    if k in ("planner", "grounder", "critic")})
+                                                    if k in ("policy", "planner", "grounder", "critic")})
 
 
 class _Progress:
@@ -82,21 +96,30 @@ class _Progress:
 
 
 def run_batch(
-    suite_spec: str, stack: StackSpec, run_dir: Path, seeds: list[int], workers: int = 1,
+    suite_spec: str | Suite, stack: Stack, run_dir: Path, seeds: list[int], workers: int = 1,
     task_names: list[str] | None = None, ray_address: str | None = None, retries: int = 2,
     episode_timeout_s: float | None = None, console: Console | None = None, show_progress: bool = True,
-    plugins: tuple[str, ...] = (),
+    plugins: tuple[str, ...] = (), inline: bool = False, agent: Agent | None = None,
 ) -> BatchReport:
+    """``inline``: run every episode in this process, one after the other (``cua run``); a
+    Suite object or a ready ``agent`` (instead of building ``stack``) are allowed only then,
+    since worker processes rebuild both from plain names."""
     console = console or Console()
     import_plugins(plugins)
-    stack.validate()
-    suite, names = resolve(suite_spec)
+    if not inline and (agent is not None or not isinstance(suite_spec, str)):
+        raise CuaError("a ready agent or Suite object runs only inline (workers rebuild them from names)")
+    if agent is None:
+        stack.validate()
+    if isinstance(suite_spec, str):
+        suite, names = resolve(suite_spec)
+    else:
+        suite, names, suite_spec = suite_spec, suite_spec.task_names(), suite_spec.name
     names = task_names or names
     run_dir = Path(run_dir)
     (run_dir / "episodes").mkdir(parents=True, exist_ok=True)
     with _exclusive(run_dir):
-        return _run(suite_spec, suite, stack, run_dir, seeds, workers, names, ray_address, retries,
-                    episode_timeout_s, console, show_progress, plugins)
+        return _run(suite_spec, suite, stack, run_dir, seeds, 1 if inline else workers, names, ray_address,
+                    retries, episode_timeout_s, console, show_progress, plugins, inline, agent)
 
 
 @contextmanager
@@ -111,7 +134,7 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
         yield
 
 
-def _check_same_run(run_dir: Path, suite_spec: str, names: list[str], seeds: list[int], stack: StackSpec) -> None:
+def _check_same_run(run_dir: Path, suite_spec: str, names: list[str], seeds: list[int], stack: Stack) -> None:
     """A folder that holds a run continues only that run: its finished episodes are kept and
     counted, so another suite, task list, seed list or stack would mix two runs in one report.
     ``--resume`` reads these from run.json, so it always matches."""
@@ -128,7 +151,7 @@ def _check_same_run(run_dir: Path, suite_spec: str, names: list[str], seeds: lis
     now = {"suite": suite_spec, "tasks": sorted(set(names)), "seeds": sorted(set(seeds)),
            "stack_spec": stack.as_dict()}
     if isinstance(before["stack_spec"], dict):  # fields added since it was written have their defaults
-        before["stack_spec"] = {**StackSpec().as_dict(), **before["stack_spec"]}
+        before["stack_spec"] = {**Stack().as_dict(), **before["stack_spec"]}
     differ = [k for k in now if before[k] != now[k]]
     if differ:
         details = "; ".join(f"{k}: {before[k]!r} there, {now[k]!r} now" for k in differ)
@@ -137,18 +160,19 @@ def _check_same_run(run_dir: Path, suite_spec: str, names: list[str], seeds: lis
 
 
 def _run(
-    suite_spec: str, suite: Suite, stack: StackSpec, run_dir: Path, seeds: list[int], workers: int, names: list[str],
+    suite_spec: str, suite: Suite, stack: Stack, run_dir: Path, seeds: list[int], workers: int, names: list[str],
     ray_address: str | None, retries: int, episode_timeout_s: float | None, console: Console,
-    show_progress: bool, plugins: tuple[str, ...],
+    show_progress: bool, plugins: tuple[str, ...], inline: bool, agent: Agent | None,
 ) -> BatchReport:
     started = time.time()
     _check_same_run(run_dir, suite_spec, names, seeds, stack)  # before anything in the folder moves
     jobs = plan_jobs(suite, names, seeds, run_dir)
     done, todo = split_finished(jobs, run_dir)
-    backend_name = f"ray {ray_address}" if ray_address else "local"
+    backend_name = "inline" if inline else f"ray {ray_address}" if ray_address else "local"
     write_json(run_dir / "run.json", {
         "suite": suite_spec, "tasks": names, "seeds": seeds, "stack_spec": stack.as_dict(),
         "workers": workers, "backend": backend_name, "retries": retries,
+        **({"stack": agent.stack} if agent is not None else {}),
         "episode_timeout_s": episode_timeout_s, "plugins": list(plugins), "versions": versions(), "started_at": started,
         "resumed_with_done": len(done)})
     events = EventLog(run_dir / "events.jsonl")
@@ -166,7 +190,8 @@ def _run(
         progress.done(r)
     if todo:
         config = WorkerConfig(suite=suite_spec, stack=stack, run_dir=str(run_dir), plugins=tuple(plugins))
-        _schedule(todo, done, config, workers, ray_address, retries, episode_timeout_s, events, progress)
+        runner = EpisodeRunner(config, 0, suite=suite, agent=agent) if inline else None
+        _schedule(todo, done, config, workers, ray_address, retries, episode_timeout_s, events, progress, runner)
     final = report()
     final.write()
     final.write_results_jsonl()
@@ -177,6 +202,7 @@ def _run(
 def _schedule(
     todo: list[Job], done: dict[Job, EpisodeResult], config: WorkerConfig, workers: int,
     ray_address: str | None, retries: int, timeout_s: float | None, events: EventLog, progress: _Progress,
+    inline: EpisodeRunner | None = None,
 ) -> None:
     pending = deque(todo)
     attempts: dict[Job, int] = {}
@@ -206,7 +232,7 @@ def _schedule(
         accept(job, result)
 
     with progress.bar:
-        backend = make_backend(config, workers, ray_address)
+        backend = make_backend(config, workers, ray_address, inline)
         try:
             while pending or running:
                 for slot in backend.idle_slots():

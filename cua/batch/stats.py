@@ -85,8 +85,10 @@ def is_grader(r: EpisodeResult) -> bool:
 
 
 def is_scored(r: EpisodeResult) -> bool:
-    return r.status in ("success", "failure") or (r.status == "error" and not is_infra(r)
-                                                   and not is_grader(r))
+    """Counted in the success rate. An episode whose policy asked for a person (``needs_user``)
+    counts as not solved: the agent did not finish the task on its own."""
+    return r.status in ("success", "failure", "needs_user") or (r.status == "error" and not is_infra(r)
+                                                                 and not is_grader(r))
 
 
 @dataclass
@@ -111,6 +113,8 @@ class GroupStats:
         return {
             "name": self.name, "episodes": len(self.results), "scored": n, "successes": successes,
             "failures": sum(r.status == "failure" for r in scored),
+            "needs_user": sum(r.status == "needs_user" for r in scored),
+            "terminations": _count(r.termination or "?" for r in scored),
             "agent_errors": sum(r.status == "error" for r in scored),
             "infra_errors": sum(is_infra(r) for r in self.results),
             "grader_errors": sum(is_grader(r) for r in self.results),
@@ -123,6 +127,13 @@ class GroupStats:
             "mean_reward": round(statistics.fmean(r.reward for r in scored), 4) if n else None,
             "mean_steps": round(statistics.fmean(r.steps for r in scored), 2) if n else None,
         }
+
+
+def _count(keys: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k in keys:
+        out[k] = out.get(k, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def group(results: Iterable[EpisodeResult], key: Callable[[EpisodeResult], str]) -> list[GroupStats]:

@@ -14,11 +14,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cua.batch.spec import StackSpec, classify_error
-from cua.core import CuaError, EpisodeResult
+from cua.batch.errors import classify_error
+from cua.core import EpisodeResult
 from cua.core.store import EpisodeWriter, episode_dirname, write_json
+from cua.stack import Stack, import_plugins
 from envs.base import Env
+
+if TYPE_CHECKING:
+    from cua.agent import Agent
+    from cua.suites import Suite
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +34,10 @@ WORKERS_DIR = "workers"  # <run>/workers/<slot>.json: pid and the episode each w
 @dataclass(frozen=True)
 class WorkerConfig:
     suite: str  # a suite spec that ``cua.suites.resolve`` understands, rebuilt in the worker
-    stack: StackSpec
+    stack: Stack
     run_dir: str
     # Modules imported first in every worker: they may register suites and components.
     plugins: tuple[str, ...] = ()
-
-
-def import_plugins(plugins: tuple[str, ...] | list[str]) -> None:
-    import importlib
-
-    for module in plugins:
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            raise CuaError(f"--plugin {module}: cannot import it ({e})") from e
 
 
 class ClassifyingWriter(EpisodeWriter):
@@ -54,14 +50,18 @@ class ClassifyingWriter(EpisodeWriter):
 
 
 class EpisodeRunner:
-    def __init__(self, config: WorkerConfig, slot: int | str = 0) -> None:
+    """``suite`` / ``agent`` given: used as they are (the in-process runner, for objects a
+    worker could not rebuild from the config); otherwise built from the config."""
+
+    def __init__(self, config: WorkerConfig, slot: int | str = 0, suite: Suite | None = None,
+                 agent: Agent | None = None) -> None:
         from cua.suites import resolve
 
         import_plugins(config.plugins)
         self.config = config
         self.slot = slot
-        self.suite, _ = resolve(config.suite)
-        self.agent = config.stack.build()
+        self.suite = suite or resolve(config.suite)[0]
+        self.agent = agent or config.stack.build()
         self.env: Env | None = None
         self.run_dir = Path(config.run_dir)
         self.state_file = self.run_dir / WORKERS_DIR / f"{slot}.json"

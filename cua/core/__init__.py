@@ -15,7 +15,8 @@ from cua.core.geometry import Box, Point
 from cua.core.observation import Observation, UIElement
 from cua.core.task import Task
 from cua.core.records import (
-    SCHEMA_VERSION, Attempt, EpisodeResult, Grounding, Intent, StepRecord, Verdict,
+    SCHEMA_VERSION, Attempt, EpisodeResult, Grounding, Intent, RejectedReply, StepRecord, Termination,
+    TurnRecord, Usage, Verdict,
 )
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "CuaError", "EnvError", "InvalidObservationError", "PageLoadError", "SetupError",
     "StepTimeoutError", "UnsupportedActionError",
     "TaskNotFoundError", "Box", "Point", "Observation", "UIElement", "Task", "SCHEMA_VERSION", "Attempt",
-    "EpisodeResult", "Grounding", "Intent", "StepRecord", "Verdict",
+    "EpisodeResult", "Grounding", "Intent", "RejectedReply", "StepRecord", "Termination", "TurnRecord", "Usage",
+    "Verdict",
 ]

@@ -5,7 +5,9 @@ screen / viewport pixels. Model spaces:
 
 * ``abs_resized``: absolute pixels on the image the model saw after ``smart_resize``
   (Qwen2.5-VL, UI-TARS-1.5, Jedi, UI-Ins, GTA1 ...);
-* ``rel_1000``: relative 0-1000 (Qwen3-VL, UI-TARS v1, OS-Atlas, UGround);
+* ``rel_1000``: relative 0-1000 (Qwen3-VL grounding, UI-TARS v1, OS-Atlas, UGround);
+* ``rel_999``: relative 0-999, what OSWorld's Qwen3-VL agent and EvoCUA map back with
+  (``x * width / 999``, though their prompt names a 1000x1000 screen);
 * ``rel_1``: relative 0-1;
 * ``screenshot``: the screenshot's own pixels (CPU grounders, our JSON codec).
 
@@ -22,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cua.core.geometry import Point
 
-SpaceKind = Literal["abs_resized", "rel_1000", "rel_1", "screenshot"]
+SpaceKind = Literal["abs_resized", "rel_1000", "rel_999", "rel_1", "screenshot"]
 
 
 def smart_resize(
@@ -53,7 +55,7 @@ def smart_resize(
 
 class ModelSpace(BaseModel):
     """A coordinate space a model speaks. ``width``/``height`` are the extent of that space:
-    the resized image for ``abs_resized``, 1000 for ``rel_1000``, 1 for ``rel_1``, the
+    the resized image for ``abs_resized``, 1000 for ``rel_1000``, 999 for ``rel_999``, 1 for ``rel_1``, the
     screenshot for ``screenshot``."""
 
     model_config = ConfigDict(frozen=True)
@@ -69,6 +71,10 @@ class ModelSpace(BaseModel):
     @classmethod
     def rel_1000(cls) -> "ModelSpace":
         return cls(kind="rel_1000", width=1000, height=1000)
+
+    @classmethod
+    def rel_999(cls) -> "ModelSpace":
+        return cls(kind="rel_999", width=999, height=999)
 
     @classmethod
     def rel_1(cls) -> "ModelSpace":

@@ -13,7 +13,8 @@ from cua.core.actions import Action
 from cua.core.coords import CoordChain, ModelSpace
 from cua.core.geometry import Box, Point
 
-SCHEMA_VERSION = 1
+# 2: turns (the policy's thought, raw output, images sent, usage), answers and terminations.
+SCHEMA_VERSION = 2
 
 IntentKind = Literal["click", "double_click", "right_click", "move", "scroll"]
 
@@ -62,9 +63,49 @@ class Verdict(BaseModel):
     critic: str = ""
 
 
+class Usage(BaseModel):
+    """What one policy turn cost: model calls, tokens (where the backend says), images sent."""
+
+    calls: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    images: int = 0
+    image_tokens: int | None = None  # visual tokens the images become (their grid), where known
+    request_bytes: int | None = None  # the last request's body on the wire (HTTP backends)
+    latency_s: float = 0.0
+
+
+class RejectedReply(BaseModel):
+    """A model output the parser refused; ``error`` is what the model was told."""
+
+    raw: str
+    error: str
+
+
+class TurnRecord(BaseModel):
+    """One call of the policy: what it saw and said, and the actions it proposed (in screenshot
+    pixels; the step's ``chains`` hold their coordinate chains)."""
+
+    index: int  # the turn's number in the episode (the step budget counts turns)
+    policy: str = ""
+    source: Literal["policy", "user", "critic"] = "policy"  # user: the app's take-over
+    thought: str | None = None
+    raw_output: str | None = None  # the accepted model output, as received
+    response: str | None = None  # the cleaned text replayed as the assistant's turn in later requests
+    summary: str | None = None  # one line saying what was done (older turns appear as this text)
+    actions: list[Action] = Field(default_factory=list)
+    rejected: list[RejectedReply] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)  # screenshots sent (episode file names), current last
+    image_size: tuple[int, int] | None = None  # (width, height) they were sent at
+    feedback: str | None = None  # what the request told the model about its last step (veto, error)
+    usage: Usage = Field(default_factory=Usage)
+    error: str | None = None  # why the turn proposed nothing
+
+
 class Attempt(BaseModel):
     """One proposal inside a step: the plan, its grounding, the critic's verdict."""
 
+    turn: TurnRecord | None = None  # the policy call this proposal came from (None: rest of a turn)
     intent: Intent | None = None
     action: Action | None = None
     grounding: Grounding | None = None
@@ -81,6 +122,8 @@ class StepRecord(BaseModel):
     url: str | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     action: Action | None = None  # what was executed (None when every attempt was vetoed)
+    turn: TurnRecord | None = None  # the policy call whose action ran here (None: an earlier turn's next action)
+    turn_index: int | None = None
     chains: list[CoordChain] = Field(default_factory=list)
     reward: float = 0.0
     done: bool = False
@@ -89,7 +132,11 @@ class StepRecord(BaseModel):
     error: str | None = None
 
 
-EpisodeStatus = Literal["success", "failure", "error", "running", "stopped"]  # stopped: by the user (the app)
+# stopped: by the user (the app); needs_user: the policy asked a person (call_user) in a run without one.
+EpisodeStatus = Literal["success", "failure", "error", "running", "stopped", "needs_user"]
+# How the episode ended: the policy said done / infeasible / asked for a person, the runtime gave
+# up for it (unreadable output after the retries), the step budget ran out, the user stopped it.
+Termination = Literal["done", "infeasible", "gave_up", "needs_user", "step_budget", "stopped", "error"]
 
 
 class EpisodeResult(BaseModel):
@@ -102,6 +149,10 @@ class EpisodeResult(BaseModel):
     status: EpisodeStatus
     reward: float = 0.0
     steps: int = 0
+    turns: int = 0
+    termination: Termination | None = None
+    answer: str | None = None  # Done(answer): what a WebArena grader reads
+    reason: str | None = None  # Fail's reason, or CallUser's question
     error: str | None = None
     # "infra": the env, a VM, a site or a model server failed (retried); "agent": the agent did;
     # "grader": the task's evaluator could not score it (a metric raised, an unsupported task).

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from cua.core import CuaError, EpisodeResult, StepRecord, Task
+from cua.stack import Stack
 from cua.ui.human import HumanApproval, Proposal
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class RunSpec:
     seed: int = 0
     url: str | None = None  # a URL + free instruction → BrowserEnv
     instruction: str | None = None
+    policy: str = "planner"  # planner (the planner + grounder below), native:profile=..., a plugin's policy
     planner: str = "instructions"
     grounder: str = "a11y"
     critic: str = "approve-all"
@@ -49,6 +51,10 @@ class RunSpec:
     # A run left paused or waiting for a decision this long is stopped, closing its browser
     # (the page that controlled it may be gone). None waits forever.
     idle_limit_s: float | None = DEFAULT_IDLE_LIMIT_S
+
+    def stack(self) -> Stack:
+        return Stack(policy=self.policy or "planner", planner=self.planner, grounder=self.grounder,
+                     critic=self.critic, max_steps=self.max_steps)
 
 
 @dataclass
@@ -168,41 +174,41 @@ class LiveRun:
     def _work(self) -> None:
         env = None
         try:
-            from critic.base import CRITICS
-            from cua.agent import Agent, AgentConfig
             from cua.core.store import episode_dirname, write_json
-            from cua.planners import PLANNERS
-            from grounding import GROUNDERS
 
             spec = self.spec
-            self._emit(Event("status", f"building the stack: planner={spec.planner} "
-                                       f"grounder={spec.grounder} critic={spec.critic}"))
-            planner, grounder, critic = (PLANNERS.make(spec.planner), GROUNDERS.make(spec.grounder),
-                                         CRITICS.make(spec.critic))
-            config = AgentConfig(max_steps=spec.max_steps)
+            stack = spec.stack()
+            what = (f"planner={stack.planner} grounder={stack.grounder}" if stack.uses_planner
+                    else f"policy={stack.policy}")
+            self._emit(Event("status", f"building the stack: {what} critic={stack.critic}"))
+            wrap = None
             if spec.approve_each:
-                self.human = critic = HumanApproval(critic, self._proposed, self.control.stop_event,
-                                                    idle_limit_s=spec.idle_limit_s, on_idle=self.control.stop)
+                def wrap(critic):
+                    self.human = HumanApproval(critic, self._proposed, self.control.stop_event,
+                                               idle_limit_s=spec.idle_limit_s, on_idle=self.control.stop)
+                    return self.human
                 # A person may think for minutes (no stage timeout); their own action runs as
                 # the suggestion of a veto.
-                config = AgentConfig(max_steps=spec.max_steps, stage_timeout_s=None,
-                                     critic_policy="veto-and-accept-suggestion")
-            agent = Agent(planner, grounder, critic, config)
+                stack = stack.with_(stage_timeout_s=None, critic_policy="veto-and-accept-suggestion")
+            agent = stack.build(wrap_critic=wrap)
             task, make_env, suite_name = self._task()
             self.episode_dir = self.run_dir / "episodes" / episode_dirname(task.id, task.seed)
             self.episode_dir.mkdir(parents=True, exist_ok=True)
             write_json(self.run_dir / "run.json", {
                 "suite": suite_name, "tasks": [task.name], "seeds": [task.seed], "stack": agent.stack,
-                "python": platform.python_version(), "started_at": time.time(), "source": "app"})
+                "stack_spec": stack.as_dict(), "python": platform.python_version(), "started_at": time.time(),
+                "source": "app"})
             self._emit(Event("status", f"starting the environment for {task.id}"))
             env = make_env()
             writer = _StreamingWriter(self.episode_dir, self)
             result = agent.run_episode(_GatedEnv(env, self), task, writer, stop=self.control.stop_event)
             self.result = result
-            from cua.runner import RunSummary
+            from cua.batch.jobs import Job
+            from cua.batch.report import BatchReport
 
-            summary = RunSummary(run_dir=self.run_dir, suite=suite_name, stack=agent.stack, results=[result])
-            write_json(self.run_dir / "results.json", summary.as_dict())
+            job = Job(task.name, task.seed if task.seed is not None else 0, task.id, self.episode_dir)
+            BatchReport(run_dir=self.run_dir, suite=suite_name, spec=stack.as_dict(), seeds=[job.seed], workers=1,
+                        backend="app", results={job: result}, domain_of={task.name: suite_name}).write()
             self._emit(Event("done", result.error or result.status, result=result))
         except Exception as e:
             log.exception("live run failed")

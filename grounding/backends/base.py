@@ -14,9 +14,20 @@ them back. Backends decode greedily unless ``temperature`` > 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One reply with what it cost (None where the backend cannot say)."""
+
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    request_bytes: int | None = None  # the request body on the wire (HTTP)
 
 
 @runtime_checkable
@@ -28,3 +39,12 @@ class ChatModel(Protocol):
 
     def chat_batch(self, conversations: list[list[Message]], *, max_new_tokens: int = 256,
                    temperature: float = 0.0) -> list[str]: ...
+
+
+def complete(model: ChatModel, messages: list[Message], *, max_new_tokens: int = 256,
+             temperature: float = 0.0) -> Completion:
+    """``model.complete`` where the backend has it (token counts), else its plain ``chat``."""
+    native = getattr(model, "complete", None)
+    if callable(native):
+        return native(messages, max_new_tokens=max_new_tokens, temperature=temperature)
+    return Completion(model.chat(messages, max_new_tokens=max_new_tokens, temperature=temperature))

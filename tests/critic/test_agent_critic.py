@@ -14,7 +14,8 @@ from critic.online import compare_runs
 from cua.agent import Agent, AgentConfig
 from cua.core import CuaError, Grounding, Observation, Point, Verdict
 from cua.planners import InstructionListPlanner
-from cua.runner import run_suite
+from cua.batch import run_batch
+from cua.stack import Stack
 from cua.core.store import EpisodeWriter, load_episode
 from cua.suites import get_suite
 from envs.miniwob import make_task
@@ -53,7 +54,7 @@ class ContextPlanner(InstructionListPlanner):
 
 
 def agent(critic, planner=None, **config) -> Agent:
-    return Agent(planner or InstructionListPlanner(), OffsetGrounder(*OFFSET), critic, AgentConfig(**config))
+    return Agent.from_parts(planner or InstructionListPlanner(), OffsetGrounder(*OFFSET), critic, AgentConfig(**config))
 
 
 def test_offset_grounder_fails_without_a_critic(miniwob_env, tmp_path):
@@ -120,7 +121,7 @@ def test_abstaining_critic_never_intervenes(miniwob_env, tmp_path):
 
             return abstain("critic abstains: no <score> tag", self.name)
 
-    result = Agent(InstructionListPlanner(), A11yGrounder(), Unreadable()).run_episode(
+    result = Agent.from_parts(InstructionListPlanner(), A11yGrounder(), Unreadable()).run_episode(
         miniwob_env, make_task("click-button", 0), EpisodeWriter(tmp_path))
     assert result.status == "success"
     assert load_episode(tmp_path).steps[0].info["agent"]["critic"][0]["outcome"] == "abstained"
@@ -136,8 +137,8 @@ def test_online_comparison_counts_recoveries(tmp_path):
     runs = {}
     for label, critic, policy in (("without", ApproveAll(), "veto-and-replan"),
                                   ("with", CRITICS.make("cpu"), "veto-and-accept-suggestion")):
-        a = Agent(InstructionListPlanner(), OffsetGrounder(*OFFSET), critic, AgentConfig(critic_policy=policy))
-        run_suite(suite, ["login-user", "click-button"], [0], a, tmp_path / label, show_progress=False)
+        a = Agent.from_parts(InstructionListPlanner(), OffsetGrounder(*OFFSET), critic, AgentConfig(critic_policy=policy))
+        run_batch(suite, Stack(), tmp_path / label, [0], task_names=["login-user", "click-button"], inline=True, agent=a, show_progress=False)
         runs[label] = tmp_path / label
     report = compare_runs(runs["without"], runs["with"])
     m = report.metrics()

@@ -35,7 +35,7 @@ TASKS = [("login-user", 0), ("login-user", 1), ("click-checkboxes", 0), ("click-
 def runs(miniwob_env, tmp_path_factory) -> Path:
     """Trajectories of the CPU stack, written as ``cua run`` writes them."""
     root = tmp_path_factory.mktemp("run")
-    agent = Agent(InstructionListPlanner(), A11yGrounder(), CRITICS.make("approve-all"))
+    agent = Agent.from_parts(InstructionListPlanner(), A11yGrounder(), CRITICS.make("approve-all"))
     for name, seed in TASKS:
         result = agent.run_episode(miniwob_env, make_task(name, seed), EpisodeWriter(root / "episodes" / f"{name}_{seed}"))
         assert result.status == "success"

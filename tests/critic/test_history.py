@@ -69,7 +69,7 @@ def recorded(serve, tmp_path_factory) -> Path:
     task = Task(id="site/settings", instruction="Fill in the privacy settings, save them, then set up the display.",
                 start_url=base + "index.html", max_steps=30, reference_plan=PLAN)
     try:
-        Agent(InstructionListPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(max_retries=0)).run_episode(
+        Agent.from_parts(InstructionListPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(max_retries=0)).run_episode(
             env, task, EpisodeWriter(folder))
     finally:
         env.close()

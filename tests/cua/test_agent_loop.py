@@ -47,13 +47,13 @@ class SlowPlanner(InstructionListPlanner):
 
 
 def cpu_agent(critic=None, **config) -> Agent:
-    return Agent(InstructionListPlanner(), A11yGrounder(), critic or ApproveAll(), AgentConfig(**config))
+    return Agent.from_parts(InstructionListPlanner(), A11yGrounder(), critic or ApproveAll(), AgentConfig(**config))
 
 
 def test_episode_succeeds_and_records_the_coordinate_chain(miniwob_env, tmp_path):
     result = cpu_agent().run_episode(miniwob_env, make_task("click-button", 0), EpisodeWriter(tmp_path))
     assert result.status == "success" and result.reward == 1.0
-    assert result.stack == {"planner": "instructions", "grounder": "a11y", "critic": "approve-all"}
+    assert result.stack == {"policy": "planner", "planner": "instructions", "grounder": "a11y", "critic": "approve-all"}
     ep = load_episode(tmp_path)
     step = ep.steps[0]
     assert isinstance(step.action, Click) and step.done and step.reward > 0
@@ -97,8 +97,8 @@ def test_grounder_refusal_is_recorded_and_retried(miniwob_env, tmp_path):
 
 
 def test_stage_timeout_ends_the_episode_as_an_error(miniwob_env, tmp_path):
-    agent = Agent(SlowPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(stage_timeout_s=0.5))
+    agent = Agent.from_parts(SlowPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(stage_timeout_s=0.5))
     result = agent.run_episode(miniwob_env, make_task("click-test", 0), EpisodeWriter(tmp_path))
-    assert result.status == "error" and "planner took longer than 0.5 s" in result.error
+    assert result.status == "error" and "policy took longer than 0.5 s" in result.error
     saved = json.loads((tmp_path / "result.json").read_text())
     assert saved["status"] == "error"

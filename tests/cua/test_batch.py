@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cua.batch import StackSpec, run_batch
+from cua.batch import run_batch
+from cua.stack import Stack
 from cua.batch.jobs import read_events
 from cua.batch.worker import read_state
 from cua.cli import app
@@ -26,7 +27,7 @@ from cua.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 # click-button-sequence needs two clicks: with one step allowed it fails, click-test succeeds,
 # so the comparison covers both outcomes.
-MIXED = StackSpec(max_steps=1)
+MIXED = Stack(max_steps=1)
 
 
 def outcomes(report) -> dict[tuple[str, int], tuple[str, float, int]]:
@@ -54,7 +55,7 @@ def test_synthetic_two_workers_one_killed_mid_episode_match_one_worker(tmp_path)
     """A worker SIGKILLed mid-episode is replaced in its slot, its episode retried from scratch,
     and the results are still those of a 1-worker run."""
     suite, seeds = "synthetic-easy/auth-login-easy,settings-toggle-easy", [0, 1]
-    one = run_batch(suite, StackSpec(), tmp_path / "one", seeds=seeds, workers=1, show_progress=False)
+    one = run_batch(suite, Stack(), tmp_path / "one", seeds=seeds, workers=1, show_progress=False)
     run_dir = tmp_path / "two"
     killed: dict[str, object] = {}
 
@@ -76,7 +77,7 @@ def test_synthetic_two_workers_one_killed_mid_episode_match_one_worker(tmp_path)
 
     killer = threading.Thread(target=kill_one_worker_mid_episode, daemon=True)
     killer.start()
-    two = run_batch(suite, StackSpec(), run_dir, seeds=seeds, workers=2, show_progress=False)
+    two = run_batch(suite, Stack(), run_dir, seeds=seeds, workers=2, show_progress=False)
     killer.join(timeout=5)
     assert killed, "no worker was caught mid-episode"
     assert outcomes(two) == outcomes(one)
@@ -194,7 +195,7 @@ def test_a_killed_worker_that_just_finished_gets_no_new_episode_until_reaped(tmp
 
     suite, _ = resolve("miniwob/click-test")
     job = plan_jobs(suite, ["click-test"], [0], tmp_path)[0]
-    backend = LocalBackend(WorkerConfig("miniwob/click-test", StackSpec(max_steps=1), str(tmp_path)), 1)
+    backend = LocalBackend(WorkerConfig("miniwob/click-test", Stack(max_steps=1), str(tmp_path)), 1)
     try:
         old_pid = backend.pids()[0]
         backend.assign(0, job, 1)

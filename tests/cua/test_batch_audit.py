@@ -19,7 +19,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cua.audit import audit_run, parse_judgment
-from cua.batch import StackSpec, run_batch
+from cua.batch import run_batch
+from cua.stack import Stack
 from cua.cli import app
 
 # by instruction: click-button-sequence (benchmark: failure in one step) → judge says done;
@@ -61,7 +62,7 @@ def test_parse_judgment_reads_json_or_yes_no_and_nothing_else():
 
 def test_audit_lists_false_positives_and_negatives(tmp_path):
     run_dir = tmp_path / "run"
-    run_batch("miniwob/click-test,click-button,click-button-sequence", StackSpec(max_steps=1), run_dir,
+    run_batch("miniwob/click-test,click-button,click-button-sequence", Stack(max_steps=1), run_dir,
               seeds=[0], workers=1, show_progress=False)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _HostedJudge)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -112,7 +113,7 @@ class _FlakyJudge(BaseHTTPRequestHandler):
 
 def test_a_failed_judge_call_is_undecided_and_a_rerun_judges_only_what_is_left(tmp_path):
     run_dir = tmp_path / "run"
-    run_batch("miniwob/click-test", StackSpec(max_steps=1), run_dir, seeds=[0, 1, 2, 3], workers=1,
+    run_batch("miniwob/click-test", Stack(max_steps=1), run_dir, seeds=[0, 1, 2, 3], workers=1,
               show_progress=False)
     folders = sorted(p.parent for p in (run_dir / "episodes").glob("*/result.json"))
     assert len(folders) == 4

@@ -51,7 +51,8 @@ def _closed_port() -> int:
 
 
 def test_sites_that_do_not_answer_are_infra_errors_retried_and_reported_apart(tmp_path, monkeypatch):
-    from cua.batch import StackSpec, run_batch
+    from cua.batch import run_batch
+    from cua.stack import Stack
 
     silent = socket.socket()  # listens, never accepts or answers: the page load hangs
     silent.bind(("127.0.0.1", 0))
@@ -60,7 +61,7 @@ def test_sites_that_do_not_answer_are_infra_errors_retried_and_reported_apart(tm
     monkeypatch.setenv("CUA_TEST_REFUSED_PORT", str(_closed_port()))
     monkeypatch.syspath_prepend(str(HERE))  # spawned workers get the parent's sys.path
     try:
-        report = run_batch("deadsite", StackSpec(), tmp_path, seeds=[0], workers=2, retries=1,
+        report = run_batch("deadsite", Stack(), tmp_path, seeds=[0], workers=2, retries=1,
                            episode_timeout_s=10, show_progress=False, plugins=("test_batch_infra",))
     finally:
         silent.close()
@@ -95,11 +96,12 @@ def test_a_metric_that_raises_is_a_grader_error_never_retried(tmp_path):
 
     import pytest
 
-    from cua.batch import StackSpec, run_batch
+    from cua.batch import run_batch
+    from cua.stack import Stack
 
     if shutil.which("Xvfb") is None and not os.environ.get("CI"):
         pytest.skip("Xvfb is not installed (apt-get install -y xvfb)")
-    report = run_batch(f"osworld:{GRADER_FIXTURE}", StackSpec(max_steps=1), tmp_path, seeds=[0],
+    report = run_batch(f"osworld:{GRADER_FIXTURE}", Stack(max_steps=1), tmp_path, seeds=[0],
                        workers=1, retries=2, show_progress=False)
     (row,) = report.episode_rows()
     assert row["status"] == "error" and row["error_kind"] == "grader" and row["attempts"] == 1

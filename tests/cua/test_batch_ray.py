@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from cua.batch import StackSpec, run_batch
+from cua.batch import run_batch
+from cua.stack import Stack
 from cua.batch.jobs import read_events
 
 ray = pytest.importorskip("ray")  # the `ray` extra; installed by `make install`, so CI runs this
 
 SUITE = "miniwob/click-test,click-button-sequence"
-STACK = StackSpec(max_steps=1)  # click-button-sequence fails in one step: both outcomes appear
+STACK = Stack(max_steps=1)  # click-button-sequence fails in one step: both outcomes appear
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cua.batch.spec import StackSpec, classify_error
+from cua.batch.errors import classify_error
+from cua.stack import Stack
 from cua.batch.stats import GroupStats, mean_ci, wilson_interval
 from cua.core import CuaError, EpisodeResult
 
@@ -60,8 +61,8 @@ def test_infra_errors_are_not_scored_and_agent_errors_are():
 
 
 def test_stack_spec_checks_names_without_building():
-    StackSpec().validate()
+    Stack().validate()
     with pytest.raises(CuaError, match="unknown planner 'nosuch'"):
-        StackSpec(planner="nosuch").validate()
+        Stack(planner="nosuch").validate()
     with pytest.raises(CuaError, match="unknown critic policy"):
-        StackSpec(critic_policy="sometimes").validate()
+        Stack(critic_policy="sometimes").validate()

@@ -15,7 +15,8 @@ from cua.cli import app
 from cua.core import Click, Verdict
 from cua.planners import InstructionListPlanner
 from cua.replay import replay_episode
-from cua.runner import run_suite
+from cua.batch import run_batch
+from cua.stack import Stack
 from cua.core.store import load_episode
 from cua.suites import SUITES, Suite
 from envs.miniwob import MiniWoBEnv
@@ -23,7 +24,7 @@ from grounding.a11y import A11yGrounder
 
 
 def _agent(critic=None) -> Agent:
-    return Agent(InstructionListPlanner(), A11yGrounder(), critic or ApproveAll())
+    return Agent.from_parts(InstructionListPlanner(), A11yGrounder(), critic or ApproveAll())
 
 
 class KillBrowserOnSecondStep:
@@ -53,9 +54,9 @@ def test_browser_killed_mid_episode_is_an_error_with_its_steps_and_the_run_goes_
 
     base = SUITES["miniwob"]
     suite = Suite("crashy", "test", base.task_names, make_env, base.make_task)
-    summary = run_suite(suite, ["click-button-sequence", "click-test"], [0], _agent(KillBrowserOnSecondStep(made)),
-                        tmp_path, show_progress=False)
-    first, second = summary.results
+    summary = run_batch(suite, Stack(), tmp_path, [0], task_names=["click-button-sequence", "click-test"], inline=True,
+                        agent=_agent(KillBrowserOnSecondStep(made)), retries=0, show_progress=False)
+    first, second = list(summary.results.values())
     assert first.status == "error" and first.error
     crashed = load_episode(tmp_path / "episodes" / "miniwob_click-button-sequence__seed0")
     assert crashed.result.status == "error"
@@ -68,20 +69,20 @@ def test_browser_killed_mid_episode_is_an_error_with_its_steps_and_the_run_goes_
 
 def test_resume_skips_finished_episodes_and_redoes_the_unfinished(tmp_path):
     suite = SUITES["miniwob"]
-    run_suite(suite, ["click-test", "click-button"], [0], _agent(), tmp_path, show_progress=False)
+    run_batch(suite, Stack(), tmp_path, [0], task_names=["click-test", "click-button"], inline=True, agent=_agent(), show_progress=False)
     done = tmp_path / "episodes" / "miniwob_click-test__seed0" / "result.json"
     in_flight = tmp_path / "episodes" / "miniwob_click-button__seed0" / "result.json"
     stamp = done.stat().st_mtime_ns
     in_flight.unlink()  # as if the run was killed during this episode
-    summary = run_suite(suite, ["click-test", "click-button"], [0], _agent(), tmp_path, show_progress=False)
+    summary = run_batch(suite, Stack(), tmp_path, [0], task_names=["click-test", "click-button"], inline=True, agent=_agent(), show_progress=False)
     assert done.stat().st_mtime_ns == stamp
     assert in_flight.exists()
-    assert [r.task_id for r in summary.results] == ["miniwob/click-test", "miniwob/click-button"]
+    assert sorted(r.task_id for r in summary.results.values()) == ["miniwob/click-button", "miniwob/click-test"]
     assert len(load_episode(in_flight.parent).steps) == 1  # redone once, not appended twice
 
 
 def test_replay_reproduces_and_detects_divergence(tmp_path, miniwob_env):
-    run_suite(SUITES["miniwob"], ["click-button"], [3], _agent(), tmp_path, show_progress=False)
+    run_batch(SUITES["miniwob"], Stack(), tmp_path, [3], task_names=["click-button"], inline=True, agent=_agent(), show_progress=False)
     folder = tmp_path / "episodes" / "miniwob_click-button__seed3"
     report = replay_episode(folder, env=miniwob_env)
     assert report.first_divergence is None and report.score_matches
@@ -128,5 +129,8 @@ def test_cli_run_writes_tables_and_trajectories(tmp_path):
                                  "--out", str(tmp_path), "--no-progress"])
     assert r.exit_code == 0, r.output
     assert "overall success 2/2" in r.output
-    assert (tmp_path / "results.md").read_text().count("| miniwob/") == 2
+    per_task = (tmp_path / "results.md").read_text().split("## Per task", 1)[1]
+    assert "| click-test |" in per_task and "| click-link |" in per_task
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["backend"] == "inline" and run["stack_spec"]["policy"] == "planner"
     assert json.loads((tmp_path / "results.json").read_text())["overall"]["success_rate"] == 1.0

@@ -27,7 +27,7 @@ def test_steps_are_readable_as_written(tmp_path):
     assert ep.screenshot(ep.steps[0]).size == (64, 48)
     # readable without the project's code: plain JSON with a schema version
     first = json.loads((tmp_path / "ep" / "steps.jsonl").read_text().splitlines()[0])
-    assert first["schema_version"] == 1 and first["action"]["type"] == "click"
+    assert first["schema_version"] == 2 and first["action"]["type"] == "click"
 
 
 def test_truncated_last_line_keeps_earlier_steps(tmp_path):

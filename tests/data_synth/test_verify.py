@@ -57,7 +57,7 @@ def test_plan_survives_a_different_layout(env) -> None:
 
 
 def test_cpu_default_stack_solves_easy_tasks(env) -> None:
-    agent = Agent(InstructionListPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(stage_timeout_s=None))
+    agent = Agent.from_parts(InstructionListPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(stage_timeout_s=None))
     for name in ("auth-login-easy", "settings-toggle-easy", "shop-cart-easy"):
         result = agent.run_episode(env, make_task(name, 2))
         assert result.status == "success", (name, result.error)
@@ -90,6 +90,6 @@ def test_reference_planner_finds_the_env_through_the_task(env) -> None:
     """As a suite runner would use it: built with no arguments, the task carries its env."""
     from data_synth.planner import ReferencePlanPlanner
 
-    agent = Agent(ReferencePlanPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(stage_timeout_s=None))
+    agent = Agent.from_parts(ReferencePlanPlanner(), A11yGrounder(), ApproveAll(), AgentConfig(stage_timeout_s=None))
     result = agent.run_episode(env, make_task("table-sort-easy", 9))
     assert result.status == "success", result.error

@@ -13,7 +13,8 @@ from rich.console import Console
 from critic.base import ApproveAll
 from cua.agent import Agent
 from cua.core import Click, Done
-from cua.runner import run_suite
+from cua.batch import run_batch
+from cua.stack import Stack
 from cua.webarena_suite import print_rescore, rescore_run, webarena_suite
 from envs.webarena.sites import SiteConfig
 from grounding.a11y import A11yGrounder
@@ -50,10 +51,10 @@ def test_rescore_gives_the_live_scores_for_string_and_url_tasks(tmp_path: Path) 
     with servers.serve_site() as site:
         sites = SiteConfig(sites={"shopping": site}, html_settle_s=0.0)
         suite = webarena_suite(str(servers.TASKS), sites=sites)
-        agent = Agent(ScriptedPlanner(), A11yGrounder(), ApproveAll())
+        agent = Agent.from_parts(ScriptedPlanner(), A11yGrounder(), ApproveAll())
         names = [task_id.split("/")[1] for task_id in SCRIPTS]
-        summary = run_suite(suite, names, [0], agent, tmp_path, show_progress=False)
-    live = {r.task_id: r for r in summary.results}
+        summary = run_batch(suite, Stack(), tmp_path, [0], task_names=names, inline=True, agent=agent, show_progress=False)
+    live = {r.task_id: r for r in list(summary.results.values())}
     assert {k: (r.status, r.reward) for k, r in live.items()} == {
         "webarena/0": ("success", 1.0), "webarena/1": ("failure", 0.0), "webarena/3": ("success", 1.0),
         "webarena/4": ("success", 1.0), "webarena/6": ("success", 1.0)}
@@ -94,8 +95,8 @@ def test_cua_eval_rescore_writes_the_report(tmp_path: Path, monkeypatch: pytest.
     with servers.serve_site() as site:
         sites = SiteConfig(sites={"shopping": site}, html_settle_s=0.0)
         suite = webarena_suite(str(servers.TASKS), sites=sites)
-        agent = Agent(ScriptedPlanner(), A11yGrounder(), ApproveAll())
-        run_suite(suite, ["0", "3"], [0], agent, tmp_path / "run", show_progress=False)
+        agent = Agent.from_parts(ScriptedPlanner(), A11yGrounder(), ApproveAll())
+        run_batch(suite, Stack(), tmp_path / "run", [0], task_names=["0", "3"], inline=True, agent=agent, show_progress=False)
     config = tmp_path / "sites.json"
     config.write_text(json.dumps({"sites": {"shopping": site}}))
     monkeypatch.setenv("CUA_WEBARENA_SITES", str(config))

@@ -14,7 +14,8 @@ import pytest
 from critic.base import ApproveAll
 from cua.agent import Agent
 from cua.core import Click, Done, Type
-from cua.runner import run_suite
+from cua.batch import run_batch
+from cua.stack import Stack
 from cua.suites import Suite
 from cua.webarena_suite import rescore_run, webarena_suite
 from envs.webarena.netlog import events_from
@@ -338,10 +339,10 @@ def test_live_navigation_judges_the_last_page_opened(env, suite: Suite) -> None:
 @needs_chromium
 def test_offline_rescore_equals_live_and_exports_the_official_layout(tmp_path: Path, site: str, sites: SiteConfig) -> None:
     suite = webarena_suite(str(servers.VERIFIED), sites=sites)
-    agent = Agent(ScriptedPlanner(SCRIPTS), A11yGrounder(), ApproveAll())
-    summary = run_suite(suite, ["1", "2", "3"], [0], agent, tmp_path, show_progress=False)
-    live = {r.task_id.split("/")[1]: r.reward for r in summary.results}
-    assert live == {"1": 1.0, "2": 1.0, "3": 1.0}, [r.error for r in summary.results]
+    agent = Agent.from_parts(ScriptedPlanner(SCRIPTS), A11yGrounder(), ApproveAll())
+    summary = run_batch(suite, Stack(), tmp_path, [0], task_names=["1", "2", "3"], inline=True, agent=agent, show_progress=False)
+    live = {r.task_id.split("/")[1]: r.reward for r in list(summary.results.values())}
+    assert live == {"1": 1.0, "2": 1.0, "3": 1.0}, [r.error for r in list(summary.results.values())]
     report = rescore_run(tmp_path, sites=sites)
     assert {e["task"]: e["score"] for e in report["episodes"]} == live
     assert (report["rescored"], report["agree"], report["changed"]) == (3, 3, 0)
@@ -378,11 +379,11 @@ def test_a_login_post_and_session_cookies_never_reach_the_stored_trace(tmp_path:
     (tmp_path / "shopping_state.json").write_text(json.dumps({"cookies": cookies, "origins": []}))
     sites = SiteConfig(sites={"shopping": site}, storage_states={"shopping": str(tmp_path / "shopping_state.json")})
     suite = webarena_suite(str(tmp_path / "tasks.json"), sites=sites)
-    agent = Agent(ScriptedPlanner({"webarena/50": [SUBMIT, Done(answer=answer("MUTATE"))]}),
+    agent = Agent.from_parts(ScriptedPlanner({"webarena/50": [SUBMIT, Done(answer=answer("MUTATE"))]}),
                   A11yGrounder(), ApproveAll())
     runs = tmp_path / "run"
-    summary = run_suite(suite, ["50"], [0], agent, runs, show_progress=False)
-    assert [r.reward for r in summary.results] == [1.0], [r.error for r in summary.results]
+    summary = run_batch(suite, Stack(), runs, [0], task_names=["50"], inline=True, agent=agent, show_progress=False)
+    assert [r.reward for r in list(summary.results.values())] == [1.0], [r.error for r in list(summary.results.values())]
     episode = runs / "episodes" / "webarena_50__seed0"
     har = export_official(episode, tmp_path / "official")
     for stored in (episode / "steps.jsonl", har / "network.har"):
