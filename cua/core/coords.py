@@ -34,8 +34,12 @@ def smart_resize(
     min_pixels: int = 56 * 56,
     max_pixels: int = 14 * 14 * 4 * 1280,
 ) -> tuple[int, int]:
-    """Qwen-VL's resize rule (qwen_vl_utils.smart_resize): both sides multiples of ``factor``,
-    area within [min_pixels, max_pixels], aspect ratio kept as closely as possible."""
+    """Qwen-VL's resize rule, line for line qwen_vl_utils.smart_resize (the authors' reference;
+    tests/core/test_coords.py checks it against the installed package on thousands of sizes):
+    both sides multiples of ``factor``, area within [min_pixels, max_pixels], aspect ratio kept
+    as closely as possible. The one difference: where the package floors a side of an extreme
+    aspect ratio to 0, this keeps one grid cell. (The package itself is not imported here: it
+    imports torch and torchvision at its top, and cua.core stays light.)"""
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
     if max(height, width) / min(height, width) > 200:

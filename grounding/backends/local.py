@@ -24,7 +24,7 @@ from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor,
 from transformers.utils import is_torchvision_available
 
 from cua.core import CuaError, smart_resize
-from grounding.backends.base import Message
+from grounding.backends.base import Completion, Message
 
 _PROCESSORS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor",
                "qwen3_vl": "Qwen3VLProcessor"}
@@ -106,17 +106,27 @@ class LocalChatModel:
     def chat(self, messages: list[Message], *, max_new_tokens: int = 256, temperature: float = 0.0) -> str:
         return self.chat_batch([messages], max_new_tokens=max_new_tokens, temperature=temperature)[0]
 
+    def complete(self, messages: list[Message], *, max_new_tokens: int = 256, temperature: float = 0.0) -> Completion:
+        """One reply with its token counts (the prompt's, and the reply's up to its end token)."""
+        (text, completion_tokens), prompt_tokens = self._generate([messages], max_new_tokens, temperature)
+        return Completion(text, prompt_tokens=prompt_tokens[0], completion_tokens=completion_tokens)
+
     def chat_batch(self, conversations: list[list[Message]], *, max_new_tokens: int = 256,
                    temperature: float = 0.0) -> list[str]:
         if not conversations:
             return []
+        return [text for text, _ in self._generate(conversations, max_new_tokens, temperature)[0]]
+
+    def _generate(self, conversations: list[list[Message]], max_new_tokens: int,
+                  temperature: float) -> tuple[list[tuple[str, int]], list[int]]:
         inputs = self.encode(conversations).to(self.model.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         generation = self._generation(max_new_tokens, temperature)
         with torch.inference_mode():
             out = self.model.generate(**inputs, generation_config=generation)
-        return self._decode(out[:, inputs["input_ids"].shape[1]:])
+        prompt_tokens = [int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()]
+        return self._replies(out[:, inputs["input_ids"].shape[1]:]), prompt_tokens
 
     # ---- steps --------------------------------------------------------------------------
 
@@ -165,13 +175,17 @@ class LocalChatModel:
         return gen
 
     def _decode(self, new_tokens: torch.Tensor) -> list[str]:
+        return [text for text, _ in self._replies(new_tokens)]
+
+    def _replies(self, new_tokens: torch.Tensor) -> list[tuple[str, int]]:
+        """Each reply's text up to its first end token, and how many tokens that is."""
         eos = self.model.generation_config.eos_token_id
         stops = {*(eos if isinstance(eos, list) else [eos]), self.processor.tokenizer.pad_token_id} - {None}
         texts = []
         for row in new_tokens.tolist():
             end = next((i for i, t in enumerate(row) if t in stops), len(row))
             # Special tokens stay in: OS-Atlas answers inside <|box_start|>...<|box_end|>.
-            texts.append(self.processor.tokenizer.decode(row[:end], skip_special_tokens=False))
+            texts.append((self.processor.tokenizer.decode(row[:end], skip_special_tokens=False), end))
         return texts
 
 

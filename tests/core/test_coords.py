@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,3 +97,64 @@ def test_map_action_maps_every_point():
     assert (click.x, click.y) == (200, 150)
     scroll, chains = map_action(Scroll(direction="down"), ModelSpace.rel_1(), (400, 300))
     assert scroll.x is None and chains == []
+
+
+# ---- parity with the authors' reference: qwen-vl-utils' smart_resize ------------------------------
+
+@functools.cache
+def _qwen_vl_utils_smart_resize():
+    """qwen_vl_utils.vision_process.smart_resize, the authors' own function. The package imports
+    torchvision at its top, which does not import on this CPU torch build, so the function and
+    the helpers and constants it uses are taken from the installed package's source with ``ast``
+    and compiled alone (the package's code, unchanged; nothing else of the module runs)."""
+    import ast
+    import importlib.util
+    import math
+    import typing
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("qwen_vl_utils")
+    assert spec is not None and spec.origin, "qwen-vl-utils is a dev dependency"
+    source = (Path(spec.origin).parent / "vision_process.py").read_text()
+    wanted = {"round_by_factor", "ceil_by_factor", "floor_by_factor", "smart_resize", "MAX_RATIO",
+              "IMAGE_MIN_TOKEN_NUM", "IMAGE_MAX_TOKEN_NUM"}
+    nodes = [n for n in ast.parse(source).body
+             if (isinstance(n, ast.FunctionDef) and n.name in wanted)
+             or (isinstance(n, ast.Assign) and any(getattr(t, "id", None) in wanted for t in n.targets))]
+    namespace: dict = {"math": math, "Optional": typing.Optional, "Tuple": typing.Tuple}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), "qwen_vl_utils/vision_process.py", "exec"), namespace)  # noqa: S102 — the installed package's own source, never model text
+    return namespace["smart_resize"]
+
+
+REFERENCE_SETTINGS = [
+    (28, 3136, 12_845_056),  # Qwen2.5-VL / UI-TARS / OpenCUA
+    (28, 100 * 28 * 28, 16384 * 28 * 28),  # UI-TARS-1.5
+    (28, 3136, 1_003_520),  # OSWorld's Qwen2.5-VL agent
+    (32, 3136, 13_107_200),  # Qwen3-VL / EvoCUA
+    (28, 784, 2_116_800),  # UI-Ins
+]
+
+
+@pytest.mark.parametrize(("factor", "min_pixels", "max_pixels"), REFERENCE_SETTINGS)
+@settings(max_examples=400, deadline=None)
+@given(size=st.tuples(st.integers(16, 8000), st.integers(16, 8000)))
+def test_smart_resize_equals_qwen_vl_utils(factor, min_pixels, max_pixels, size):
+    reference = _qwen_vl_utils_smart_resize()
+    w, h = size
+    if max(w, h) / min(w, h) > 200:
+        with pytest.raises(ValueError):
+            smart_resize(h, w, factor, min_pixels, max_pixels)
+        return
+    theirs = reference(h, w, factor, min_pixels, max_pixels)
+    ours = smart_resize(h, w, factor, min_pixels, max_pixels)
+    if min(theirs) > 0:
+        assert ours == theirs
+    else:  # theirs can floor a side to 0 on extreme aspect ratios; ours keeps one grid cell
+        assert min(ours) == factor
+
+
+@pytest.mark.parametrize(("w", "h"), [(1920, 1080), (1280, 800), (1366, 768), (2560, 1440), (1920, 1200), (160, 210)])
+@pytest.mark.parametrize(("factor", "min_pixels", "max_pixels"), REFERENCE_SETTINGS)
+def test_smart_resize_equals_qwen_vl_utils_on_screens(w, h, factor, min_pixels, max_pixels):
+    assert smart_resize(h, w, factor, min_pixels, max_pixels) == _qwen_vl_utils_smart_resize()(
+        h, w, factor, min_pixels, max_pixels)
