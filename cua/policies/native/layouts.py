@@ -23,6 +23,7 @@ published one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -61,11 +62,19 @@ class Request:
     images: list[str] = field(default_factory=list)  # file names of the screenshots sent, current last
 
 
-def image_part(image: Image.Image, size: tuple[int, int]) -> dict:
+Show = Callable[[Image.Image, tuple[int, int]], Image.Image]
+
+
+def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` at exactly ``size``, resampled as the Qwen-VL processors do (bicubic)."""
+    image = image if image.mode == "RGB" else image.convert("RGB")
+    return image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
+
+
+def image_part(image: Image.Image, size: tuple[int, int], show: Show = resize) -> dict:
     """An image at exactly the size the model sees (``resized_*``: qwen-vl-utils' keys; the local
     backend checks them, the HTTP one sends the image at that size)."""
-    shown = image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
-    return {"type": "image", "image": shown, "resized_width": size[0], "resized_height": size[1]}
+    return {"type": "image", "image": show(image, size), "resized_width": size[0], "resized_height": size[1]}
 
 
 def _text(text: str) -> dict:
@@ -73,9 +82,10 @@ def _text(text: str) -> dict:
 
 
 def build(profile: NativeProfile, instruction: str, past: list[PastTurn], current: Image.Image,
-          current_name: str, size: tuple[int, int], feedback: str | None) -> Request:
+          current_name: str, size: tuple[int, int], feedback: str | None, show: Show = resize) -> Request:
+    """The request; ``show`` resizes only the screenshots the layout sends (a policy may cache)."""
     builder = {"uitars": _uitars, "qwen": _qwen, "opencua": _opencua}[profile.layout]
-    request = builder(profile, instruction, past, current, current_name, size)
+    request = builder(profile, instruction, past, current, current_name, size, show)
     if feedback:
         request.messages[-1]["content"].append(_text(feedback))
     return request
@@ -98,7 +108,7 @@ def _resolution(profile: NativeProfile, size: tuple[int, int]) -> str:
 
 
 def _uitars(profile: NativeProfile, instruction: str, past: list[PastTurn], current: Image.Image,
-            current_name: str, size: tuple[int, int]) -> Request:
+            current_name: str, size: tuple[int, int], show: Show) -> Request:
     prompt = prompts.fill(system_text(profile, size)[0], instruction=instruction)
     if "{instruction}" not in prompts.text(profile.system):  # the browser prompt ends at "## User Instruction\n"
         prompt += instruction
@@ -107,16 +117,16 @@ def _uitars(profile: NativeProfile, instruction: str, past: list[PastTurn], curr
     with_images = len(past) - (profile.image_window - 1)
     for i, turn in enumerate(past):
         if i >= with_images and turn.screenshot is not None:
-            request.messages.append({"role": "user", "content": [image_part(turn.screenshot, size)]})
+            request.messages.append({"role": "user", "content": [image_part(turn.screenshot, size, show)]})
             request.images.append(turn.screenshot_name or "")
         request.messages.append({"role": "assistant", "content": [_text(turn.response)]})
-    request.messages.append({"role": "user", "content": [image_part(current, size)]})
+    request.messages.append({"role": "user", "content": [image_part(current, size, show)]})
     request.images.append(current_name)
     return request
 
 
 def _qwen(profile: NativeProfile, instruction: str, past: list[PastTurn], current: Image.Image,
-          current_name: str, size: tuple[int, int]) -> Request:
+          current_name: str, size: tuple[int, int], show: Show) -> Request:
     history_n = profile.image_window - 1
     older = past[:max(0, len(past) - history_n)]
     previous = "\n".join(f"Step {i + 1}: {t.summary}" for i, t in enumerate(older)) or "None"
@@ -126,21 +136,21 @@ def _qwen(profile: NativeProfile, instruction: str, past: list[PastTurn], curren
     for idx, turn in enumerate(recent):
         content = []
         if turn.screenshot is not None:
-            content.append(image_part(turn.screenshot, size))
+            content.append(image_part(turn.screenshot, size, show))
             request.images.append(turn.screenshot_name or "")
         if idx == 0:
             content.append(_text(instruction_text))
         if content:
             request.messages.append({"role": "user", "content": content})
         request.messages.append({"role": "assistant", "content": [_text(turn.response)]})
-    current_content = [image_part(current, size)] + ([] if recent else [_text(instruction_text)])
+    current_content = [image_part(current, size, show)] + ([] if recent else [_text(instruction_text)])
     request.messages.append({"role": "user", "content": current_content})
     request.images.append(current_name)
     return request
 
 
 def _opencua(profile: NativeProfile, instruction: str, past: list[PastTurn], current: Image.Image,
-             current_name: str, size: tuple[int, int]) -> Request:
+             current_name: str, size: tuple[int, int], show: Show) -> Request:
     request = Request([{"role": "system", "content": [_text(system_text(profile, size)[0])]}])
     n, window = len(past), profile.image_window
     older: list[str] = []
@@ -149,7 +159,7 @@ def _opencua(profile: NativeProfile, instruction: str, past: list[PastTurn], cur
             "{action}", turn.summary)
         if i > n - window:
             if turn.screenshot is not None:
-                request.messages.append({"role": "user", "content": [image_part(turn.screenshot, size)]})
+                request.messages.append({"role": "user", "content": [image_part(turn.screenshot, size, show)]})
                 request.images.append(turn.screenshot_name or "")
             request.messages.append({"role": "assistant", "content": [_text(step)]})
         else:
@@ -157,7 +167,7 @@ def _opencua(profile: NativeProfile, instruction: str, past: list[PastTurn], cur
             if i == n - window:
                 request.messages.append({"role": "assistant", "content": [_text("\n".join(older))]})
     request.messages.append({"role": "user", "content": [
-        image_part(current, size), _text(prompts.fill(prompts.OPENCUA_INSTRUCTION, instruction=instruction))]})
+        image_part(current, size, show), _text(prompts.fill(prompts.OPENCUA_INSTRUCTION, instruction=instruction))]})
     request.images.append(current_name)
     return request
 

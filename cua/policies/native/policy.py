@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Sequence
+
+from PIL import Image
 
 from cua.core import (
     Action, ActionParseError, CallUser, Fail, ModelSpace, RejectedReply, StepRecord, TERMINAL_ACTIONS, TurnRecord,
@@ -51,6 +54,7 @@ class NativePolicy:
         self.name = f"native:{profile.name}"
         self.image_window = profile.image_window
         self.components = {"model": chat_model.name}
+        self._resized: list[tuple[weakref.ref, tuple[int, int], Image.Image]] = []
 
     # ---- one turn ---------------------------------------------------------------------------
 
@@ -61,7 +65,7 @@ class NativePolicy:
         space = profile.model_space(*size)
         feedback = _feedback(inp)
         request = layouts.build(profile, inp.task.instruction or obs.instruction or "", self._past(inp, space),
-                                obs.screenshot, inp.screenshot_name, size, feedback)
+                                obs.screenshot, inp.screenshot_name, size, feedback, self._shown)
         record = TurnRecord(index=inp.turn_index, policy=self.name, images=request.images, image_size=size,
                             feedback=feedback)
         usage = Usage(images=len(request.images), image_tokens=len(request.images) * _grid(size, profile))
@@ -125,6 +129,18 @@ class NativePolicy:
         return out
 
     # ---- history ----------------------------------------------------------------------------
+
+    def _shown(self, image: Image.Image, size: tuple[int, int]) -> Image.Image:
+        """``image`` at the size the model sees. Earlier screenshots go out again every turn, so
+        their resized copies are kept while the original lives (checked by identity)."""
+        if image.size == size and image.mode == "RGB":
+            return image
+        for ref, at, shown in self._resized:
+            if ref() is image and at == size:
+                return shown
+        shown = layouts.resize(image, size)
+        self._resized = [(weakref.ref(image), size, shown), *self._resized[:2 * self.image_window]]
+        return shown
 
     def _past(self, inp: PolicyInput, space: ModelSpace) -> list[layouts.PastTurn]:
         """The earlier turns, from the records: the policy's own replies as it wrote them, and
