@@ -4,13 +4,18 @@
     python app.py --host 0.0.0.0 --port 8080 --password s3cret   # HTTP basic auth (user "cua")
     python app.py --runs-dir runs      # where live runs go (runs/app/...) and what the pages list
     python app.py --allow-path /data/old-runs   # another folder the pages may open (repeatable)
+    python app.py --plugin mypkg.agents:MyPolicy  # import a plugin; a module:Class is a policy to pick
 
 Off loopback or with --share a password is required (the app drives a browser and reads run
 folders); pages open folders only under --runs-dir and --allow-path; URLs must be http(s).
 
-Tabs: Live run (suite task or URL + instruction; planner / grounder / critic by name; Start,
-Pause, Step, Resume, Stop; optionally approve / edit / reject each action; each step streamed
-with its annotated screenshot, intent, verdict, evidence, coordinate chain and timings),
+Tabs: Live run (suite task or URL + instruction; a policy (``planner`` = the planner / grounder
+pickers, a spec such as ``native:profile=qwen3-vl,backend=http,url=...,model=...``, or a
+plugin's policy) and a critic by name; Start, Pause, Step, Resume, Stop; optionally approve /
+edit / reject each action; a policy that asks for the user (call_user) always waits for an
+answer, a take-over or an approval; each step streamed with its annotated screenshot, the
+policy's thought, raw output, actions, the screenshots it was sent, usage, the verdict,
+evidence, coordinate chain and timings),
 Trajectories (any run folder: scrub steps, filter vetoed / failed, export a single-file HTML
 report), Compare (two episodes side by side), Grounding playground (several grounders on one
 screenshot), Dashboard (the run folders of `cua run` / `cua eval` in other processes, live).
@@ -95,6 +100,21 @@ def task_choices() -> list[str]:
     return out or [DEFAULT_TASK]
 
 
+POLICY_EXAMPLES = (
+    "native:profile=ui-tars-1.5,backend=http,url=http://127.0.0.1:8000,model=ui-tars",
+    "native:profile=qwen3-vl,backend=http,url=http://127.0.0.1:8000,model=qwen3-vl",
+)
+
+
+def policy_choices() -> list[str]:
+    """``planner`` (the planner + grounder pickers), registered policies that need no
+    arguments (plugins' ``module.Class``), and native specs to edit."""
+    from cua.policies import POLICIES
+    from cua.stack import PLANNER_POLICY
+
+    return [PLANNER_POLICY, *[n for n in POLICIES.names() if n != "native"], *POLICY_EXAMPLES]
+
+
 def component_names() -> tuple[list[str], list[str], list[str]]:
     from critic.base import CRITICS
     from cua.planners import PLANNERS
@@ -161,7 +181,11 @@ def ground_all(image, instruction: str, grounders: list[str], progress=gr.Progre
 # ---- layout -----------------------------------------------------------------------------------
 
 
-def _live_tab(runs_state, tasks, planners, grounders, critics) -> dict[str, Any]:
+# Markdown that shows model / page text: no LaTeX (``$$`` in a model's reply stays text).
+PLAIN = {"latex_delimiters": []}
+
+
+def _live_tab(runs_state, tasks, planners, grounders, critics, policies) -> dict[str, Any]:
     c: dict[str, Any] = {}
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
@@ -172,9 +196,12 @@ def _live_tab(runs_state, tasks, planners, grounders, critics) -> dict[str, Any]
             c["url"] = gr.Textbox(label="URL (for Source = URL)", placeholder="http://127.0.0.1:8000/")
             c["instruction"] = gr.Textbox(label="Instruction (for Source = URL)",
                                           placeholder='Click the "Submit" button')
-            c["planner"] = gr.Dropdown(planners, value="instructions", label="Planner", allow_custom_value=True)
-            c["grounder"] = gr.Dropdown(grounders, value="a11y", label="Grounder", allow_custom_value=True,
-                                        elem_id="grounder")
+            c["policy"] = gr.Dropdown(policies, value="planner", allow_custom_value=True, elem_id="policy",
+                                      label="Policy (planner = the planner + grounder below; or a spec)")
+            c["planner"] = gr.Dropdown(planners, value="instructions", label="Planner (policy = planner)",
+                                       allow_custom_value=True)
+            c["grounder"] = gr.Dropdown(grounders, value="a11y", label="Grounder (policy = planner)",
+                                        allow_custom_value=True, elem_id="grounder")
             c["critic"] = gr.Dropdown(critics, value="approve-all", label="Critic", allow_custom_value=True,
                                       elem_id="critic")
             c["max_steps"] = gr.Number(None, precision=0, label="Max steps (0 = the task's own)")
@@ -191,10 +218,14 @@ def _live_tab(runs_state, tasks, planners, grounders, critics) -> dict[str, Any]
                 c["resume"] = gr.Button("Resume", elem_id="resume")
             c["ack"] = gr.Markdown(elem_id="live-ack")  # what a button press did (the status streams apart)
             with gr.Group(elem_id="decision"):
-                gr.Markdown("**Your decision** (approve-each mode): click the screenshot to move the point")
+                gr.Markdown("**Your decision** (approve-each mode, or when the policy asks for you): "
+                            "click the screenshot to move the point")
                 with gr.Row():
                     c["approve"] = gr.Button("Approve", variant="primary", elem_id="approve")
                     c["reject"] = gr.Button("Reject", variant="stop", elem_id="reject")
+                c["answer_text"] = gr.Textbox(label="Your answer (when the policy asks for you)", elem_id="user-answer",
+                                              placeholder="the policy is asked again with it")
+                c["answer"] = gr.Button("Answer", elem_id="answer")
                 with gr.Row():
                     c["hkind"] = gr.Dropdown(list(USER_ACTION_KINDS), value="click", label="Action", elem_id="hkind")
                     c["hx"] = gr.Number(None, label="x", elem_id="hx")
@@ -202,10 +233,12 @@ def _live_tab(runs_state, tasks, planners, grounders, critics) -> dict[str, Any]
                 c["htext"] = gr.Textbox(label="Text / keys / scroll direction / note", elem_id="htext")
                 c["takeover"] = gr.Button("Run my action (edit / take over)", elem_id="takeover")
         with gr.Column(scale=2):
-            c["status"] = gr.Markdown("Idle. Choose a task and press Start.", elem_id="live-status")
+            c["status"] = gr.Markdown("Idle. Choose a task and press Start.", elem_id="live-status", **PLAIN)
             c["shot"] = gr.Image(label="Annotated screenshot (click to move a proposed point)", type="pil",
                                  interactive=False, elem_id="live-shot", height=520)
-            c["details"] = gr.Markdown(elem_id="live-details")
+            c["details"] = gr.Markdown(elem_id="live-details", **PLAIN)
+            c["sent"] = gr.Gallery(label="Screenshots sent to the model (current last, at the size sent)",
+                                   elem_id="live-sent", height=200, columns=5, object_fit="contain")
             c["evidence"] = gr.Gallery(label="Critic evidence", elem_id="live-evidence", height=220, columns=4)
             c["table"] = gr.Dataframe(headers=render.STEP_COLUMNS, label="Steps", interactive=False,
                                       elem_id="live-steps")
@@ -214,8 +247,13 @@ def _live_tab(runs_state, tasks, planners, grounders, critics) -> dict[str, Any]
     return c
 
 
-def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) -> gr.Blocks:
-    """The app; the folders it may open are ``runs_root`` and ``allow_paths``."""
+def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = (), plugins: list[str] = ()) -> gr.Blocks:
+    """The app; the folders it may open are ``runs_root`` and ``allow_paths``. ``plugins``
+    (``module`` or ``module:Class``) are imported first (``cua.stack.import_plugins``): a
+    ``module:Class`` becomes the policy ``module.Class`` in the Policy picker."""
+    from cua.stack import import_plugins
+
+    import_plugins(list(plugins))
     folders.allow([runs_root, *allow_paths])
     planners, grounders, critics = component_names()
     tasks = task_choices()
@@ -225,7 +263,7 @@ def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) ->
         gr.Markdown("# cua — watch, replay and probe computer-use agents")
         with gr.Tabs() as tabs:
             with gr.Tab("Live run", id="live") as live_tab:
-                lv = _live_tab(runs_state, tasks, planners, grounders, critics)
+                lv = _live_tab(runs_state, tasks, planners, grounders, critics, policy_choices())
             with gr.Tab("Trajectories", id="browse") as browse_tab:
                 with gr.Row():
                     runs_dd = gr.Dropdown(label="Run folders", choices=[str(p) for p in find_runs(runs_root)],
@@ -235,8 +273,8 @@ def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) ->
                     path = gr.Textbox(label="…or a path (run folder or episode folder)", scale=3, elem_id="browse-path")
                     open_btn = gr.Button("Open", variant="primary", scale=0, elem_id="browse-open")
                 episode_dd = gr.Dropdown(label="Episode", choices=[], elem_id="episode")
-                result_md = gr.Markdown(elem_id="browse-result")
-                warn_md = gr.Markdown(visible=False, elem_id="browse-warning")
+                result_md = gr.Markdown(elem_id="browse-result", **PLAIN)
+                warn_md = gr.Markdown(visible=False, elem_id="browse-warning", **PLAIN)
                 with gr.Row():
                     which = gr.Radio(list(FILTERS), value="all steps", label="Show", elem_id="browse-filter")
                     slider = gr.Slider(0, 1, value=0, step=1, label="step", interactive=False, elem_id="browse-slider")
@@ -244,7 +282,9 @@ def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) ->
                     next_btn = gr.Button("Next (→) ▶", scale=0, elem_id="browse-next")
                 with gr.Row():
                     bshot = gr.Image(label="Step", type="pil", interactive=False, elem_id="browse-shot", height=520)
-                    bdetails = gr.Markdown(elem_id="browse-details")
+                    bdetails = gr.Markdown(elem_id="browse-details", **PLAIN)
+                bsent = gr.Gallery(label="Screenshots sent to the model (current last, at the size sent)",
+                                   elem_id="browse-sent", height=200, columns=5, object_fit="contain")
                 bevidence = gr.Gallery(label="Critic evidence", elem_id="browse-evidence", height=220, columns=4)
                 with gr.Row():
                     export = gr.Button("Export HTML report", elem_id="export")
@@ -257,15 +297,15 @@ def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) ->
                     cmp_b = gr.Dropdown(label="Episode B (folder)", choices=[], allow_custom_value=True, elem_id="cmp-b")
                     cmp_go = gr.Button("Compare", variant="primary", scale=0, elem_id="cmp-go")
                 cmp_table = gr.Dataframe(headers=["", "A", "B"], interactive=False, elem_id="cmp-table")
-                cmp_note = gr.Markdown(elem_id="cmp-note")
+                cmp_note = gr.Markdown(elem_id="cmp-note", **PLAIN)
                 cmp_slider = gr.Slider(0, 1, value=0, step=1, label="step", interactive=False, elem_id="cmp-slider")
                 with gr.Row():
                     with gr.Column():
                         cmp_shot_a = gr.Image(label="A", type="pil", interactive=False, elem_id="cmp-shot-a")
-                        cmp_md_a = gr.Markdown(elem_id="cmp-md-a")
+                        cmp_md_a = gr.Markdown(elem_id="cmp-md-a", **PLAIN)
                     with gr.Column():
                         cmp_shot_b = gr.Image(label="B", type="pil", interactive=False, elem_id="cmp-shot-b")
-                        cmp_md_b = gr.Markdown(elem_id="cmp-md-b")
+                        cmp_md_b = gr.Markdown(elem_id="cmp-md-b", **PLAIN)
             with gr.Tab("Grounding playground", id="ground") as ground_tab:  # noqa: SIM117
                 with gr.Row():
                     with gr.Column():
@@ -291,7 +331,7 @@ def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) ->
                 with gr.Row():
                     dash_run = gr.Dropdown(label="Run", choices=[], elem_id="dash-run", scale=3)
                     dash_open = gr.Button("Open in the trajectory browser", scale=0, elem_id="dash-open")
-                dash_summary = gr.Markdown(elem_id="dash-summary")
+                dash_summary = gr.Markdown(elem_id="dash-summary", **PLAIN)
                 dash_episodes = gr.Dataframe(headers=EPISODE_COLUMNS, interactive=False, elem_id="dash-episodes")
                 timer = gr.Timer(2.0, active=False)
         gr.Markdown(
@@ -306,18 +346,25 @@ def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) ->
         lv["run_id"] = run_id
         start_inputs = [lv[k] for k in ("source", "task", "seed", "url", "instruction", "planner", "grounder",
                                         "critic", "max_steps", "start_paused", "approve_each", "delay")]
-        lv["start"].click(start_run, [*start_inputs, runs_state], [lv[k] for k in LIVE_OUTPUTS])
+        lv["start"].click(start_run, [*start_inputs, runs_state, lv["policy"]], [lv[k] for k in LIVE_OUTPUTS])
         for what in ("pause", "step", "resume", "stop"):
             lv[what].click(lambda rid, w=what: control(rid, w), [run_id], [lv["ack"]], queue=False)
-        decision_inputs = [run_id, lv["hkind"], lv["hx"], lv["hy"], lv["htext"]]
+        decision_inputs = [run_id, lv["hkind"], lv["hx"], lv["hy"], lv["htext"], lv["answer_text"]]
         for what in ("approve", "reject", "takeover"):
-            lv[what].click(lambda rid, k, x, y, t, w=what: decide(rid, w, k, x, y, t), decision_inputs,
+            lv[what].click(lambda rid, k, x, y, t, a, w=what: decide(rid, w, k, x, y, t, a), decision_inputs,
                            [lv["ack"]], queue=False)
+
+        def answer(rid, k, x, y, t, a):
+            ack = decide(rid, "answer", k, x, y, t, a)
+            return ack, ("" if isinstance(ack, str) else gr.skip())  # sent: the box is cleared
+
+        lv["answer"].click(answer, decision_inputs, [lv["ack"], lv["answer_text"]], queue=False)
+        lv["answer_text"].submit(answer, decision_inputs, [lv["ack"], lv["answer_text"]], queue=False)
         lv["shot"].select(pick_point, [run_id], [lv["shot"], lv["hx"], lv["hy"]])
 
         # trajectories
         show_inputs = [episode_dd, which]
-        show_outputs = [result_md, warn_md, slider, bshot, bdetails, bevidence]
+        show_outputs = [result_md, warn_md, slider, bshot, bdetails, bevidence, bsent]
         lv["to_browser"].click(lambda d: (d, gr.Tabs(selected="browse")), [lv["run_dir"]], [path, tabs]).then(
             open_run, [path], [episode_dd]).then(show_episode, show_inputs, show_outputs)
         refresh.click(refresh_runs, [runs_state], [runs_dd])
@@ -328,7 +375,7 @@ def build(runs_root: str | Path = "runs", allow_paths: list[str | Path] = ()) ->
         path.submit(open_run, [path], [episode_dd]).then(show_episode, show_inputs, show_outputs)
         episode_dd.input(show_episode, show_inputs, show_outputs)
         which.input(show_episode, show_inputs, show_outputs)
-        slider.change(show_step, [episode_dd, which, slider], [bshot, bdetails, bevidence])
+        slider.change(show_step, [episode_dd, which, slider], [bshot, bdetails, bevidence, bsent])
         prev_btn.click(lambda f, w, p: move_step(f, w, p, -1), [episode_dd, which, slider], [slider])
         next_btn.click(lambda f, w, p: move_step(f, w, p, +1), [episode_dd, which, slider], [slider])
         export.click(export_report, [episode_dd], [report])
@@ -383,6 +430,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs-dir", default="runs", help="live runs go to <runs-dir>/app/; the pages list it")
     p.add_argument("--allow-path", action="append", default=[], metavar="FOLDER",
                    help="another folder the pages may open (repeatable); by default only --runs-dir")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE[:CLASS]",
+                   help="import a module at start (it may register suites, planners, grounders, critics, "
+                        "policies); MODULE:CLASS registers CLASS as the policy MODULE.CLASS (repeatable)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -392,7 +442,16 @@ def main(argv: list[str] | None = None) -> None:
         where = "with --share" if args.share else f"on {args.host}"
         raise SystemExit(f"error: refusing to serve {where} without a password: "
                          "pass --password or set CUA_APP_PASSWORD")
-    demo = build(args.runs_dir, args.allow_path)
+    from cua.core import CuaError
+    from cua.stack import import_plugins
+
+    try:
+        registered = import_plugins(args.plugin)
+    except CuaError as e:
+        raise SystemExit(f"error: {e}") from None
+    if registered:
+        print(f"policies from plugins (pick them in Live run → Policy): {', '.join(registered)}")
+    demo = build(args.runs_dir, args.allow_path, args.plugin)
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, head=KEYS_JS,
                 auth=(args.user, password) if password else None)

@@ -173,7 +173,7 @@ class Agent:
                     break
                 index = len(state.history)
                 name = writer.screenshot_name(index) if writer else f"step_{index:04d}.png"
-                record, stepped = self.step(env, task, obs, state, name)
+                record, stepped = self.step(env, task, obs, state, name, stop)
                 if writer:
                     for file, image in self.pending_evidence:
                         atomic_write_image(writer.folder / file, image)
@@ -236,7 +236,9 @@ class Agent:
             del state.frames[old]
 
     def step(self, env: Env, task: Task, obs: Observation, state: EpisodeState,
-             screenshot_name: str) -> tuple[StepRecord, StepResult | None]:
+             screenshot_name: str, stop: threading.Event | None = None) -> tuple[StepRecord, StepResult | None]:
+        """One step (one executed action at most). ``stop``, once set, ends the asking again
+        after a veto: the episode notices it before the next step."""
         index = len(state.history)
         timings: dict[str, float] = {"policy": 0.0, "critic": 0.0}
         attempts: list[Attempt] = []
@@ -251,6 +253,8 @@ class Agent:
         timings["history"] = time.perf_counter() - t
         budget = self.config.max_steps or task.max_steps
         for attempt_no in range(self.config.max_retries + 1):
+            if attempt_no and stop is not None and stop.is_set():
+                break
             turn: TurnRecord | None = None
             if state.queue and attempt_no == 0:
                 proposal = state.queue.popleft()

@@ -19,6 +19,7 @@ from cua.ui.trajectories import (
     html_report,
     list_episodes,
     result_markdown,
+    sent_images,
     step_image,
 )
 
@@ -59,27 +60,34 @@ def evidence_images(episode: Episode, step: StepRecord) -> list[tuple[Image.Imag
     return out
 
 
-def _step_view(episode: Episode, step: StepRecord):
-    return step_image(episode, step), render.step_markdown(step), evidence_images(episode, step)
+def _step_view(episode: Episode, pos: int):
+    """Screenshot, details (the policy's turn included), critic evidence, and the screenshots
+    that turn sent to the model."""
+    step, earlier = episode.steps[pos], episode.steps[:pos]
+    turn, _executed, _asked = render.find_turn(step, earlier)
+    return (step_image(episode, step), render.step_markdown(step, earlier), evidence_images(episode, step),
+            sent_images(episode.folder, turn))
 
 
 def show_episode(folder: str | None, which: str):
-    """Episode → result, warnings, slider range, and its first (filtered) step."""
-    empty = ("", gr.update(value="", visible=False), gr.update(maximum=1, value=0, interactive=False), None, "", [])
+    """Episode → result, warnings, slider range, and its first (filtered) step (screenshot,
+    details, critic evidence, screenshots sent to the model)."""
+    empty = ("", gr.update(value="", visible=False), gr.update(maximum=1, value=0, interactive=False), None, "", [],
+             [])
     if not folder:
         return empty
     try:
         episode = load_episode(folders.check(folder))
     except READ_ERRORS as e:
         gr.Warning(f"Cannot read {folder}: {e}")
-        return ("", gr.update(value=f"⚠️ {render.escape(str(e))}", visible=True), *empty[2:])
-    warn = "\n".join(f"⚠️ {render.escape(w)}" for w in episode.warnings)
+        return ("", gr.update(value=f"⚠️ {render.md(str(e))}", visible=True), *empty[2:])
+    warn = "  \n".join(f"⚠️ {render.md(w)}" for w in episode.warnings)
     if episode.warnings:
         warn += f"\n\nShowing the {len(episode.steps)} step(s) before the damage."
     positions = filter_steps(episode.steps, which)
-    view = (None, f"no {which} steps in this episode" if episode.steps else "no steps recorded", [])
+    view = (None, f"no {which} steps in this episode" if episode.steps else "no steps recorded", [], [])
     if positions:
-        view = _step_view(episode, episode.steps[positions[0]])
+        view = _step_view(episode, positions[0])
     slider = gr.update(minimum=0, maximum=max(len(positions) - 1, 1), value=0, step=1,
                        label=f"step ({len(positions)} shown of {len(episode.steps)})",
                        interactive=len(positions) > 1)
@@ -88,16 +96,16 @@ def show_episode(folder: str | None, which: str):
 
 def show_step(folder: str | None, which: str, pos: float):
     if not folder:
-        return None, "", []
+        return None, "", [], []
     try:
         episode = load_episode(folders.check(folder))
     except READ_ERRORS as e:
         gr.Warning(str(e))
-        return None, "", []
+        return None, "", [], []
     positions = filter_steps(episode.steps, which)
     if not positions:
-        return None, f"no {which} steps", []
-    return _step_view(episode, episode.steps[positions[min(max(int(pos or 0), 0), len(positions) - 1)]])
+        return None, f"no {which} steps", [], []
+    return _step_view(episode, positions[min(max(int(pos or 0), 0), len(positions) - 1)])
 
 
 def move_step(folder: str | None, which: str, pos: float, delta: int):
@@ -158,7 +166,7 @@ def _side(episode: Episode, index: int):
     if index >= len(episode.steps):
         return None, f"*no step {index}: this episode ended after {len(episode.steps)} step(s)*"
     step = episode.steps[index]
-    return step_image(episode, step), render.step_markdown(step)
+    return step_image(episode, step), render.step_markdown(step, episode.steps[:index])
 
 
 def compare_step(a: str | None, b: str | None, pos: float):
@@ -182,13 +190,13 @@ def dashboard_view(root: str, selected: str | None):
     try:
         root_path = folders.check(root)
     except CuaError as e:  # shown in the summary (a toast would repeat on every 2 s tick)
-        return [], gr.update(choices=[], value=None), f"⚠️ {render.escape(str(e))}", []
+        return [], gr.update(choices=[], value=None), f"⚠️ {render.md(str(e))}", []
     states = dashboard.scan(root_path)
     names = [str(s.folder) for s in states]
     chosen = selected if selected in names else (names[0] if names else None)
     state = next((s for s in states if str(s.folder) == chosen), None)
     if not states:
-        summary = f"No run folders under `{root}` yet (a run folder holds `run.json` and `episodes/`)."
+        summary = f"No run folders under {render.code(root)} yet (a run folder holds `run.json` and `episodes/`)."
     else:
         summary = dashboard.summary_markdown(state) if state else ""
     return (dashboard.runs_rows(states, root_path), gr.update(choices=names, value=chosen), summary,

@@ -13,11 +13,17 @@ COMPARE_COLUMNS = ["", "A", "B"]
 def _result_fields(episode: Episode) -> dict[str, str]:
     r = episode.result
     if r is None:
-        return {"task": episode.folder.name, "status": "unfinished", "reward": "—",
-                "steps": str(len(episode.steps)), "seconds": "—", "planner": "?", "grounder": "?", "critic": "?"}
-    return {"task": f"{r.task_id} seed {r.seed}", "status": r.status, "reward": f"{r.reward:.3f}",
+        return {"task": episode.folder.name, "status": "unfinished", "ended": "—", "reward": "—",
+                "steps": str(len(episode.steps)), "seconds": "—", "policy": "?", "planner": "?", "grounder": "?",
+                "critic": "?"}
+    ended = r.termination or "—"
+    if r.answer is not None:
+        ended += f": {r.answer[:80]}"
+    elif r.reason:
+        ended += f": {r.reason[:80]}"
+    return {"task": f"{r.task_id} seed {r.seed}", "status": r.status, "ended": ended, "reward": f"{r.reward:.3f}",
             "steps": str(r.steps), "seconds": f"{r.duration_s:.1f}",
-            **{k: r.stack.get(k, "?") for k in ("planner", "grounder", "critic")}}
+            **{k: r.stack.get(k, "—" if k != "critic" else "?") for k in ("policy", "planner", "grounder", "critic")}}
 
 
 def first_divergence(a: Episode, b: Episode) -> int | None:
@@ -47,9 +53,9 @@ def compare_note(a: Episode, b: Episode) -> str:
     tb = b.result.task_id if b.result else None
     parts = []
     if ta and tb and ta != tb:
-        parts.append(f"⚠️ different tasks: A is `{ta}`, B is `{tb}`")
+        parts.append(f"⚠️ different tasks: A is {render.code(ta)}, B is {render.code(tb)}")
     div = first_divergence(a, b)
     parts.append("the two episodes executed the same actions" if div is None
                  else f"first difference at **step {div}**")
-    parts += [f"⚠️ A: {render.escape(w)}" for w in a.warnings] + [f"⚠️ B: {render.escape(w)}" for w in b.warnings]
+    parts += [f"⚠️ A: {render.md(w)}" for w in a.warnings] + [f"⚠️ B: {render.md(w)}" for w in b.warnings]
     return "  \n".join(parts)

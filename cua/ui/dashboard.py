@@ -8,6 +8,8 @@ run folders alone (no shared memory, no connection to the other process).
 
 An episode folder without result.json is running, or was killed: one untouched for
 ``STALE_AFTER_S`` is shown as ``stale``. Unreadable files become warnings, never a crash.
+An episode that ended ``needs_user`` (the policy asked for a person where there was none) is
+finished but not graded: it is counted apart and left out of the success rate.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from cua.core.store import RESULT_FILE, STEPS_FILE
 from cua.ui.trajectories import find_runs, is_episode_dir
 
 STALE_AFTER_S = 600.0
-FINISHED = ("success", "failure", "error", "stopped")
-ICONS = {"success": "✅", "failure": "❌", "error": "⚠️", "stopped": "⏹", "running": "▶", "stale": "💤",
-         "unreadable": "❓"}
-RUN_COLUMNS = ["run", "suite", "stack", "done / total", "running", "errors", "success rate", "updated"]
-EPISODE_COLUMNS = ["episode", "status", "steps", "reward", "updated", "error"]
+FINISHED = ("success", "failure", "error", "stopped", "needs_user")
+GRADED = ("success", "failure", "error")
+ICONS = {"success": "✅", "failure": "❌", "error": "⚠️", "stopped": "⏹", "needs_user": "🙋", "running": "▶",
+         "stale": "💤", "unreadable": "❓"}
+RUN_COLUMNS = ["run", "suite", "stack", "done / total", "running", "errors", "needs user", "success rate", "updated"]
+EPISODE_COLUMNS = ["episode", "status", "steps", "reward", "updated", "error", "ended"]
 
 
 @dataclass
@@ -40,6 +43,7 @@ class EpisodeState:
     reward: float | None
     updated: float
     error: str | None = None
+    ended: str = ""  # how it ended: "done: <answer>", "needs_user: <question>", ...
 
 
 @dataclass
@@ -60,7 +64,8 @@ class RunState:
 
     @property
     def success_rate(self) -> float | None:
-        graded = self.count("success", "failure", "error")
+        """Over the graded episodes (needs_user and stopped ones were not graded)."""
+        graded = self.count(*GRADED)
         return self.count("success") / graded if graded else None
 
     @property
@@ -107,9 +112,27 @@ def episode_state(folder: Path, now: float | None = None) -> EpisodeState:
         except (OSError, ValueError, ValidationError) as e:  # ValueError: not UTF-8, too large
             return EpisodeState(folder.name, folder, "unreadable", steps, None, updated,
                                 f"{RESULT_FILE}: {type(e).__name__}")
-        return EpisodeState(folder.name, folder, r.status, r.steps, r.reward, updated, r.error)
+        return EpisodeState(folder.name, folder, r.status, r.steps, r.reward, updated, r.error, _ended(r))
     status = "running" if now - updated < STALE_AFTER_S else "stale"
     return EpisodeState(folder.name, folder, status, steps, None, updated)
+
+
+def _ended(r: EpisodeResult, limit: int = 120) -> str:
+    what = r.termination or ""
+    said = r.answer if r.answer is not None else r.reason
+    if said:
+        said = " ".join(str(said).split())
+        what += f": {said[:limit]}{'…' if len(said) > limit else ''}"
+    return what
+
+
+def stack_label(stack: dict) -> str:
+    """``planner / grounder / critic`` for the planner policy, else ``policy [model] / critic``."""
+    policy = stack.get("policy")
+    if policy and str(policy).split(":", 1)[0] != "planner":
+        parts = [str(policy)] + [str(stack[k]) for k in ("model",) if k in stack]
+        return " / ".join([*parts, str(stack.get("critic", "?"))])
+    return " / ".join(str(stack.get(k, "?")) for k in ("planner", "grounder", "critic"))
 
 
 def run_state(folder: Path | str, now: float | None = None) -> RunState:
@@ -136,7 +159,7 @@ def run_state(folder: Path | str, now: float | None = None) -> RunState:
         warnings.append(f"{base}: {e}")
         folders = []
     return RunState(folder=folder, suite=str(meta.get("suite", "?")),
-                    stack=" / ".join(str(stack.get(k, "?")) for k in ("planner", "grounder", "critic")),
+                    stack=stack_label(stack),
                     expected=expected, episodes=[episode_state(p, now) for p in folders], warnings=warnings)
 
 
@@ -159,28 +182,32 @@ def runs_rows(states: list[RunState], root: Path | str, now: float | None = None
         except ValueError:
             name = str(s.folder)
         total = "?" if s.expected is None else str(s.expected)
-        rate = "—" if s.success_rate is None else f"{s.success_rate:.0%} of {s.count('success', 'failure', 'error')}"
+        rate = "—" if s.success_rate is None else f"{s.success_rate:.0%} of {s.count(*GRADED)}"
         rows.append([name + (" ✔" if s.complete else ""), s.suite, s.stack, f"{s.finished} / {total}",
-                     s.count("running"), s.count("error", "stale", "unreadable"), rate, ago(s.updated, now)])
+                     s.count("running"), s.count("error", "stale", "unreadable"), s.count("needs_user"), rate,
+                     ago(s.updated, now)])
     return rows
 
 
 def episode_rows(state: RunState, now: float | None = None) -> list[list]:
-    order = {"running": 0, "stale": 1, "error": 2, "unreadable": 2}
-    episodes = sorted(state.episodes, key=lambda e: (order.get(e.status, 3), e.name))
+    order = {"running": 0, "needs_user": 1, "stale": 2, "error": 3, "unreadable": 3}
+    episodes = sorted(state.episodes, key=lambda e: (order.get(e.status, 4), e.name))
     return [[e.name, f"{ICONS.get(e.status, '')} {e.status}", e.steps,
-             "" if e.reward is None else round(e.reward, 3), ago(e.updated, now), e.error or ""]
-            for e in episodes]
+             "" if e.reward is None or e.status == "needs_user" else round(e.reward, 3), ago(e.updated, now),
+             e.error or "", e.ended] for e in episodes]
 
 
 def summary_markdown(state: RunState) -> str:
+    from cua.ui.render import code, md
+
     total = "?" if state.expected is None else state.expected
     pending = "" if state.expected is None else f" · {max(state.expected - len(state.episodes), 0)} not started"
     rate = "—" if state.success_rate is None else f"{state.success_rate:.1%}"
-    lines = [f"**{state.folder}** — suite `{state.suite}`, stack `{state.stack}`  ",
+    lines = [f"**{md(state.folder)}** — suite {code(state.suite)}, stack {code(state.stack)}  ",
              f"{state.finished} / {total} finished · {state.count('running')} running · "
              f"{state.count('success')} success · {state.count('failure')} failure · "
-             f"{state.count('error')} error · {state.count('stale')} stale{pending} · success rate **{rate}**"
+             f"{state.count('error')} error · {state.count('needs_user')} needs user (not graded) · "
+             f"{state.count('stale')} stale{pending} · success rate **{rate}**"
              + (" · run complete (results.json)" if state.complete else "")]
-    lines += [f"⚠️ {w}" for w in state.warnings]
+    lines += [f"⚠️ {md(w)}" for w in state.warnings]
     return "  \n".join(lines)

@@ -5,8 +5,14 @@ created, used and closed inside ONE worker thread; the UI reads events from a qu
 episode itself is ``Agent.run_episode`` unchanged: the controls hook into the env (after
 reset) and the trajectory writer (after each step is on disk), so what the app writes is
 exactly what ``cua run`` writes, under ``<runs>/app/<time>-<task>/episodes/<task>__seed<n>/``.
-Stop sets the agent's stop event: the episode ends as ``stopped`` with its steps kept. In
-"approve each action" mode the critic is wrapped in ``cua.ui.human.HumanApproval``.
+Stop sets the agent's stop event: the episode ends as ``stopped`` with its steps kept.
+
+The critic is always wrapped in ``cua.ui.human.HumanApproval``: in "approve each action" mode
+every proposal waits for the user; otherwise only a policy's ``CallUser`` does (in the app
+there is a person to ask: answer it, take over, or approve, which ends the episode as
+``needs_user``). The policy is wrapped in ``cua.ui.human.UserTurns`` so the user's own action
+runs under any critic policy. The agent runs without a stage timeout (a person may think for
+minutes); the wrappers keep the stack's timeout on the policy's and the critic's own calls.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from PIL import Image
 
 from cua.core import CuaError, EpisodeResult, StepRecord, Task
 from cua.stack import Stack
-from cua.ui.human import HumanApproval, Proposal
+from cua.ui.human import HumanApproval, Proposal, UserTurns, asks_user
 
 log = logging.getLogger(__name__)
 
@@ -181,16 +187,20 @@ class LiveRun:
             what = (f"planner={stack.planner} grounder={stack.grounder}" if stack.uses_planner
                     else f"policy={stack.policy}")
             self._emit(Event("status", f"building the stack: {what} critic={stack.critic}"))
-            wrap = None
-            if spec.approve_each:
-                def wrap(critic):
-                    self.human = HumanApproval(critic, self._proposed, self.control.stop_event,
-                                               idle_limit_s=spec.idle_limit_s, on_idle=self.control.stop)
-                    return self.human
-                # A person may think for minutes (no stage timeout); their own action runs as
-                # the suggestion of a veto.
-                stack = stack.with_(stage_timeout_s=None, critic_policy="veto-and-accept-suggestion")
-            agent = stack.build(wrap_critic=wrap)
+            timeout = stack.stage_timeout_s
+            if spec.approve_each:  # the user's own action runs as the suggestion of a veto
+                stack = stack.with_(critic_policy="veto-and-accept-suggestion")
+
+            def wrap(critic):
+                self.human = HumanApproval(critic, self._proposed, self.control.stop_event,
+                                           idle_limit_s=spec.idle_limit_s, on_idle=self.control.stop,
+                                           ask=None if spec.approve_each else asks_user, timeout_s=timeout)
+                return self.human
+
+            # A person may think for minutes: no stage timeout in the loop, the wrappers keep
+            # it on the model calls.
+            agent = stack.with_(stage_timeout_s=None).build(wrap_critic=wrap)
+            agent.policy = UserTurns(agent.policy, self.human, timeout_s=timeout)
             task, make_env, suite_name = self._task()
             self.episode_dir = self.run_dir / "episodes" / episode_dirname(task.id, task.seed)
             self.episode_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +232,8 @@ class LiveRun:
                     log.warning("closing the env: %s", e)
 
     def _proposed(self, proposal: Proposal) -> None:
-        self._emit(Event("proposal", f"step {proposal.step}: waiting for your decision", proposal=proposal,
+        what = "the policy asks for you" if proposal.asks_user else "waiting for your decision"
+        self._emit(Event("proposal", f"step {proposal.step}: {what}", proposal=proposal,
                          image=proposal.screenshot.copy()))
 
     def _task(self) -> tuple[Task, Any, str]:

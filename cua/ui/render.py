@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from cua.core import Grounding, StepRecord, Verdict
-from cua.core.actions import Drag
+from cua.core import EpisodeResult, Grounding, StepRecord, TurnRecord, Verdict
+from cua.core.actions import CallUser, Drag
 from cua.core.geometry import Box, Point
+from cua.core.records import Usage
 
 RGB = tuple[int, int, int]
 
@@ -188,6 +190,8 @@ def badge_for(record: StepRecord) -> tuple[str, RGB]:
     if not last.approve:  # advisory rejection: it ran anyway
         return f"ADVISED: {last.error_type or 'rejected'}", PENDING
     vetoes = [a.verdict for a in record.attempts if a.verdict is not None and not a.verdict.approve]
+    if vetoes and all(v.error_type == "user_answer" for v in vetoes):
+        return "APPROVED after the user's answer", APPROVED
     if vetoes:
         return f"APPROVED after veto: {vetoes[-1].error_type or 'rejected'}", APPROVED
     return "APPROVED", APPROVED
@@ -284,7 +288,49 @@ def annotate_groundings(image: Image.Image, groundings: dict[str, Grounding | No
     return out
 
 
-# ---- text -------------------------------------------------------------------------------------
+# ---- text ----------------------------------------------------------------------------------
+#
+# Model text is untrusted: a reply may hold HTML (``<img src=x onerror=...>``), Markdown links
+# or images (a tracking pixel), or a code fence meant to close ours. Everything a model, a page
+# or a run folder wrote goes through ``md`` (Markdown text), ``code`` (an inline code span) or
+# ``code_block`` (a fenced block) and shows as the characters it is.
+
+_MD_PUNCT = re.compile(r"([\\`*\[\]!|~$@{}]|:(?=/)|(?<=[wW]{3})\.)")  # :// and www. would autolink
+_MD_LINE_START = re.compile(r"^(\s*)([#+=>-]|\d+[.)])", re.MULTILINE)
+_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def md(text: object) -> str:
+    """``text`` as Markdown that renders as exactly these characters: no HTML, no links, no
+    emphasis, no headings or lists, no LaTeX; line breaks kept."""
+    s = str(text if text is not None else "")
+    s = _MD_PUNCT.sub(r"\\\1", s)
+    s = _UNDERSCORE.sub(r"\\_", s)  # intraword underscores (wrong_element) cannot emphasise
+    s = html.escape(s, quote=False)  # < > & as entities (a backslash does not stop an HTML tag)
+    s = _MD_LINE_START.sub(lambda m: m.group(1) + "".join("\\" + c if not c.isdigit() else c
+                                                            for c in m.group(2)), s)
+    lines = [line.strip() for line in s.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return "  \n".join(line if line else "&nbsp;" for line in lines).strip() or ""
+
+
+def code(text: object, limit: int | None = None) -> str:
+    """An inline code span holding ``text`` verbatim (on one line, cut at ``limit``)."""
+    s = " ".join(str(text if text is not None else "").split())
+    if limit is not None and len(s) > limit:
+        s = s[:limit] + "…"
+    if not s:
+        return "` `"
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def code_block(text: object, lang: str = "") -> str:
+    """A fenced block holding ``text`` verbatim; the fence is longer than any backtick run in
+    it, so the text cannot close it."""
+    s = str(text if text is not None else "").replace("\r\n", "\n").replace("\r", "\n")
+    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", s)), default=0) + 1)
+    return f"{fence}{lang}\n{s}\n{fence}"
 
 
 def point_text(p: Point | None) -> str:
@@ -317,48 +363,172 @@ def timings_text(record: StepRecord) -> str:
     return "  ".join(f"{k} {v * 1000:.0f} ms" for k, v in record.timings.items()) or "—"
 
 
-def step_markdown(record: StepRecord) -> str:
-    """One step as Markdown: attempts (intent, grounding, verdict), action, chain, timings."""
+def usage_text(usage: Usage | None) -> str:
+    """``2 calls · 1234 prompt + 56 completion tokens · 3 images (2100 image tokens) · 1.20 s``."""
+    if usage is None:
+        return "—"
+    parts = [f"{usage.calls} call{'s' if usage.calls != 1 else ''}"]
+    if usage.prompt_tokens is not None or usage.completion_tokens is not None:
+        parts.append(f"{usage.prompt_tokens if usage.prompt_tokens is not None else '?'} prompt + "
+                     f"{usage.completion_tokens if usage.completion_tokens is not None else '?'} completion tokens")
+    images = f"{usage.images} image{'s' if usage.images != 1 else ''}"
+    if usage.image_tokens is not None:
+        images += f" ({usage.image_tokens} image tokens)"
+    parts.append(images)
+    if usage.request_bytes is not None:
+        parts.append(f"request {usage.request_bytes / 1024:.0f} KiB")
+    parts.append(f"{usage.latency_s:.2f} s")
+    return " · ".join(parts)
+
+
+def find_turn(record: StepRecord, earlier: Sequence[StepRecord] = ()) -> tuple[TurnRecord | None, int | None, int | None]:
+    """The turn this step's action came from, the position of that action in the turn (None:
+    nothing of it ran here), and the step that asked for the turn when it is an earlier one
+    (a turn of several actions runs one per step)."""
+    if record.turn is not None:
+        pos = None
+        if record.action is not None:
+            pos = next((i for i, a in enumerate(record.turn.actions) if a == record.action), 0)
+        return record.turn, pos, None
+    if record.turn_index is None:
+        return None, None, None
+    for before, r in enumerate(reversed(earlier), 1):  # before: the turn's actions run ahead of this one
+        if r.turn_index != record.turn_index:
+            break
+        if r.turn is not None:
+            actions = r.turn.actions
+            pos = before if before < len(actions) else None
+            if pos is not None and record.action is not None and actions[pos] != record.action:
+                pos = next((i for i, a in enumerate(actions) if a == record.action), pos)
+            return r.turn, (pos if record.action is not None else None), r.index
+    return None, None, None
+
+
+def _turn_source(turn: TurnRecord) -> str:
+    return {"user": "taken over by the user", "critic": "the critic's suggestion"}.get(turn.source, "")
+
+
+def turn_markdown(turn: TurnRecord, executed: int | None = None, asked_at: int | None = None,
+                  heading: str = "####") -> str:
+    """A policy turn: thought, feedback it was given, raw output, every parsed action (the one
+    run in this step marked), rejected replies with the parser's message, the images sent, usage."""
+    source = _turn_source(turn)
+    title = f"{heading} Turn {turn.index}" + (f" · {md(turn.policy)}" if turn.policy else "") + (
+        f" · {source}" if source else "") + (f" · asked at step {asked_at}" if asked_at is not None else "")
+    lines = [title, ""]
+    if turn.thought:
+        lines += ["**Thought**  ", md(turn.thought), ""]
+    if turn.feedback:
+        lines += ["**Feedback given to the model**  ", md(turn.feedback), ""]
+    if turn.raw_output is not None:
+        lines += ["**Raw model output**", "", code_block(turn.raw_output), ""]
+    if turn.actions:
+        lines.append(f"**Actions of the turn** ({len(turn.actions)})  ")
+        for n, a in enumerate(turn.actions):
+            mark = " ← **executed in this step**" if n == executed else ""
+            lines.append(f"{n + 1}\\. {code(action_text(a))}{mark}  ")
+        lines.append("")
+    for n, r in enumerate(turn.rejected):
+        lines += [f"**Rejected reply {n + 1}** — parser: {md(r.error)}", "", code_block(r.raw), ""]
+    if turn.images:
+        size = f" at {turn.image_size[0]}×{turn.image_size[1]}" if turn.image_size else ""
+        names = ", ".join(code(n) + (" (current)" if i == len(turn.images) - 1 else "")
+                          for i, n in enumerate(turn.images))
+        lines.append(f"**Sent to the model** {len(turn.images)} screenshot(s){size}: {names}  ")
+    if turn.source == "policy" or turn.usage.calls:
+        lines.append(f"**Usage** {usage_text(turn.usage)}  ")
+    if turn.summary:
+        lines.append(f"**Summary** {md(turn.summary)}  ")
+    if turn.error:
+        lines.append(f"⚠️ **Turn error** {md(turn.error)}  ")
+    return "\n".join(lines)
+
+
+def verdict_text(v: Verdict) -> str:
+    word = "✅ approved" if v.approve else "❌ vetoed"
+    et = f" [{md(v.error_type)}]" if v.error_type else ""
+    sug = f" · suggests {code(action_text(v.suggestion))}" if v.suggestion is not None else ""
+    score = f" · score {v.score:.2f}" if v.score is not None else ""
+    return f"critic ({md(v.critic or '?')}): {word}{et}{score} — {md(v.reason)}{sug}"
+
+
+def step_markdown(record: StepRecord, earlier: Sequence[StepRecord] = ()) -> str:
+    """One step as Markdown: the policy's turn (thought, raw output, actions, images sent,
+    usage), each attempt (intent, grounding, verdict), the action, chain and timings.
+    ``earlier``: the steps before it, to find the turn of a step that ran a queued action."""
     text, _ = badge_for(record)
-    lines = [f"### Step {record.index} — {text}", ""]
+    lines = [f"### Step {record.index} — {md(text)}", ""]
     if record.url:
-        lines.append(f"**URL** `{record.url}`  ")
+        lines.append(f"**URL** {code(record.url)}  ")
+    turn, pos, asked_at = find_turn(record, earlier)
+    if turn is not None:
+        lines += [turn_markdown(turn, pos, asked_at), ""]
     for n, a in enumerate(record.attempts):
-        intent = (f"{a.intent.kind} **{a.intent.target}**" if a.intent is not None else "direct action")
+        intent = (f"{md(a.intent.kind)} **{md(a.intent.target)}**" if a.intent is not None else "direct action")
         lines.append(f"**Attempt {n}** — intent: {intent}  ")
-        if a.intent is not None and a.intent.thought:
-            lines.append(f"&nbsp;&nbsp;thought: {a.intent.thought}  ")
+        if a.turn is not None and a.turn != turn:  # an earlier turn of this step, vetoed or empty
+            lines += ["", turn_markdown(a.turn, heading="#####"), ""]
+        if a.intent is not None and a.intent.thought and (turn is None or a.intent.thought != turn.thought):
+            lines.append(f"&nbsp;&nbsp;thought: {md(a.intent.thought)}  ")
         if a.grounding is not None:
             g = a.grounding
-            lines.append(f"&nbsp;&nbsp;grounding ({g.grounder or '?'}): point {point_text(g.point)}"
-                         f"{'' if g.score is None else f', score {g.score:.2f}'}, raw `{g.raw_text[:120]}`  ")
-        lines.append(f"&nbsp;&nbsp;action: `{action_text(a.action)}`  ")
+            lines.append(f"&nbsp;&nbsp;grounding ({md(g.grounder or '?')}): point {point_text(g.point)}"
+                         f"{'' if g.score is None else f', score {g.score:.2f}'}, raw {code(g.raw_text, 120)}  ")
+        lines.append(f"&nbsp;&nbsp;action: {code(action_text(a.action))}  ")
         if a.verdict is not None:
-            v = a.verdict
-            word = "✅ approved" if v.approve else "❌ vetoed"
-            et = f" [{v.error_type}]" if v.error_type else ""
-            lines.append(f"&nbsp;&nbsp;critic ({v.critic or '?'}): {word}{et} — {v.reason}  ")
+            lines.append(f"&nbsp;&nbsp;{verdict_text(a.verdict)}  ")
         if a.error:
-            lines.append(f"&nbsp;&nbsp;⚠️ {a.error}  ")
-    lines += ["", (f"**Executed** `{action_text(record.action)}` · reward {record.reward:g}"
+            lines.append(f"&nbsp;&nbsp;⚠️ {md(a.error)}  ")
+    lines += ["", (f"**Executed** {code(action_text(record.action))} · reward {record.reward:g}"
                   f"{' · done' if record.done else ''}"), "",
-              "**Coordinate chain**", "```", chain_text(record).replace(" → ", "\n   → "), "```",
+              "**Coordinate chain**", code_block(chain_text(record).replace(" → ", "\n   → ")),
               f"**Timings** {timings_text(record)}"]
     if record.error:
-        lines.append(f"\n⚠️ **Error** {record.error}")
+        lines.append(f"\n⚠️ **Error** {md(record.error)}")
     return "\n".join(lines)
 
 
 def step_row(record: StepRecord) -> list:
-    """A row for a steps table: index, intent, action, verdict, reward, time."""
+    """A row for a steps table: index, intent (or the turn's summary / thought), action,
+    verdict, reward, time."""
     a = record.attempts[-1] if record.attempts else None
     intent = a.intent.target if a is not None and a.intent is not None else ""
+    turn = record.turn
+    if not intent and turn is not None:
+        intent = (turn.summary or turn.thought or "")[:120]
     total = sum(record.timings.values())
     return [record.index, intent, action_text(record.action), badge_for(record)[0],
             round(record.reward, 4), round(total, 3)]
 
 
 STEP_COLUMNS = ["step", "intent", "action", "verdict", "reward", "seconds"]
+
+
+def graded_text(result: EpisodeResult) -> str:
+    """Whether the task's validator judged the episode, and what it said."""
+    if result.status == "needs_user":
+        return "not graded (needs the user)"
+    if result.status == "stopped":
+        return "not graded (stopped)"
+    if result.status in ("error", "running"):
+        return "not graded"
+    return f"validator: {'passed' if result.status == 'success' else 'not passed'}"
+
+
+def ending_markdown(result: EpisodeResult) -> str:
+    """How the episode ended: the termination, the answer (Done) or the reason / question
+    (Fail, CallUser), and whether it was graded."""
+    parts = [f"ended: **{md(result.termination or result.status)}**", graded_text(result)]
+    if result.answer is not None:
+        parts.append(f"answer: {code(result.answer, 500)}")
+    if result.reason:
+        word = "question" if result.termination == "needs_user" else "reason"
+        parts.append(f"{word}: {md(result.reason)}")
+    return " · ".join(parts)
+
+
+def asks_user(action) -> bool:
+    return isinstance(action, CallUser)
 
 
 def escape(text: str) -> str:

@@ -141,3 +141,14 @@ def test_names_leading_out_of_the_episode_show_nothing_of_the_file(tmp_path):
     report = html_report(folder)
     assert report.count("data:image/png") == 1  # step 0 only: not the secret, not a "final screen"
     assert "Final screen" not in report
+
+
+def test_plugins_are_imported_at_start_and_their_policies_offered(monkeypatch):
+    with pytest.raises(SystemExit, match="cannot import no_such_module_for_cua_tests"):
+        app.main(["--plugin", "no_such_module_for_cua_tests:Policy"])
+    with pytest.raises(SystemExit, match="has no class"):
+        app.main(["--plugin", "ui_policies:NoSuchPolicy"])
+    app.build("runs", plugins=["ui_policies:AskUserPolicy"])
+    choices = app.policy_choices()
+    assert choices[0] == "planner" and "ui_policies.AskUserPolicy" in choices
+    assert any(c.startswith("native:profile=qwen3-vl,backend=http,url=") for c in choices)

@@ -1,11 +1,14 @@
 """End to end in a real browser: the app on a loopback port, driven by Playwright + system
 Chromium. Starts a MiniWoB task paused, steps it, watches the annotated step and verdict
 stream in, then opens the finished run in the trajectory browser and exports the report;
-pauses and resumes a run mid-way; approves / rejects actions by hand; reads the dashboard.
+pauses and resumes a run mid-way; approves / rejects actions by hand; reads the dashboard; and
+a policy that asks for the user (``--plugin ui_policies:AskUserPolicy``): its turn shown
+escaped with the screenshots it was sent, answered from the page, or approved (needs_user).
 Screenshots of the app go to test-output/ui/ (and the test's tmp folder) for a person to see."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -34,8 +37,11 @@ def app_url(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     port = _free_port()
     log = open(runs / "app.log", "w")  # noqa: SIM115 (closed in teardown)
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--runs-dir", str(runs)],
+    here = str(Path(__file__).resolve().parent)  # ui_policies, the policy that asks for the user
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost",
+           "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--runs-dir", str(runs),
+                             "--plugin", "ui_policies:AskUserPolicy"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
@@ -235,3 +241,80 @@ def test_approve_each_action_by_hand(app_url, page, tmp_path):
     steps = page.locator("#live-steps").inner_text()
     assert "APPROVED after veto" in steps
     _shot(page, tmp_path, "11-approved-by-hand")
+
+
+# ---- a policy that asks for the user ------------------------------------------------------------
+
+
+def _start_asking(page, url: str, approve_each: bool = False) -> None:
+    page.goto(url)
+    page.locator("#start").wait_for(timeout=WAIT_MS)
+    for elem_id, value in (("task", "miniwob-cpu/click-button"), ("policy", "ui_policies.AskUserPolicy")):
+        box = page.locator(f"#{elem_id} input")
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#approve-each input").set_checked(approve_each)
+    page.locator("#start").click()
+    page.locator("#live-status").get_by_text("the policy asks for you").wait_for(timeout=WAIT_MS)
+
+
+def _shows_model_text_as_text(page, selector: str, thought: bool = True) -> None:
+    """The injection attempts of ui_policies (the question; with ``thought``, the thought too)
+    are on the page as characters, not as markup."""
+    box = page.locator(selector)
+    assert box.locator("img").count() == 0 and box.locator("script").count() == 0
+    assert box.locator("a[href*='evil.example']").count() == 0 and box.locator("h1, h2").count() == 0
+    text = box.inner_text()
+    assert "<img src=x onerror=alert(1)>" in text and "[click me](http://evil.example/)" in text
+    if thought:
+        assert "![pixel](http://evil.example/p.png)" in text and "<script>alert('x')</script>" in text
+
+
+def test_policy_asks_for_the_user_and_the_answer_reaches_it(app_url, page, tmp_path):
+    url, _runs = app_url
+    _start_asking(page, url)  # normal mode: only the question waits
+    details = page.locator("#live-details")
+    for part in ("Question", "Which name should I type?", "Raw model output", "Rejected reply 1",
+                 "unknown action 'clik' <i>here</i>", "Usage", "1200 prompt + 40 completion tokens",
+                 "call_user(", "proposed now"):
+        assert part in details.inner_text(), part
+    _shows_model_text_as_text(page, "#live-details")
+    _shows_model_text_as_text(page, "#live-status", thought=False)  # the question is in the status line too
+    assert "Action: call_user()" in details.locator("pre").first.inner_text()  # the raw output: a code block
+    page.locator("#live-sent img").first.wait_for(timeout=WAIT_MS)  # the screenshot sent, as a thumbnail
+    _shot(page, tmp_path, "12-policy-asks-for-you")
+
+    answer = "Kasey <b>the admin</b> [x](http://evil.example/)"
+    page.locator("#user-answer textarea, #user-answer input").first.fill(answer)
+    page.locator("#answer").click()
+    status = page.locator("#live-status")
+    status.get_by_text("ended:").wait_for(timeout=WAIT_MS)
+    assert "done" in status.inner_text() and answer in status.inner_text()
+    assert status.locator("b, a").count() == 0  # the answer's <b> and link stay text
+    assert "user_resp: " + answer in details.inner_text()  # the feedback the policy was given
+    assert "executed in this step" in details.inner_text()
+    _shot(page, tmp_path, "13-answered")
+    result = json.loads(next(_run_dir(page).glob("episodes/*/result.json")).read_text())
+    assert result["termination"] == "done" and result["answer"] == answer
+
+    page.locator("#to-browser").click()  # the same turn, in the trajectory browser
+    page.locator("#browse-result").get_by_text("ended:").wait_for(timeout=WAIT_MS)
+    page.locator("#browse-details").get_by_text("Raw model output").first.wait_for(timeout=WAIT_MS)
+    _shows_model_text_as_text(page, "#browse-details")
+    page.locator("#browse-sent img").first.wait_for(timeout=WAIT_MS)
+    _shot(page, tmp_path, "14-browser-turn")
+
+
+def test_policy_asks_then_approve_ends_needs_user_and_the_dashboard_counts_it(app_url, page, tmp_path):
+    url, _runs = app_url
+    _start_asking(page, url, approve_each=True)  # approve-each mode: the same panel
+    page.locator("#approve").click()
+    status = page.locator("#live-status")
+    status.get_by_text("not graded (needs the user)").wait_for(timeout=WAIT_MS)
+    assert "needs_user" in status.inner_text() and "question:" in status.inner_text()
+    _shows_model_text_as_text(page, "#live-details")
+    _shot(page, tmp_path, "15-needs-user")
+    page.get_by_role("tab", name="Dashboard").click()
+    _wait_text(page, "#dash-episodes", "needs_user")
+    _wait_text(page, "#dash-summary", "1 needs user")
+    _shot(page, tmp_path, "16-dashboard-needs-user")

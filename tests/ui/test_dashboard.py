@@ -12,7 +12,7 @@ from PIL import Image
 import app
 from cua.core import Attempt, EpisodeResult, Intent, StepRecord, Verdict
 from cua.core.actions import Click
-from cua.core.store import EpisodeWriter, load_episode, write_json
+from cua.core.store import RESULT_FILE, EpisodeWriter, load_episode, write_json
 from cua.ui import compare, dashboard
 
 
@@ -58,7 +58,8 @@ def test_dashboard_counts_running_done_failed_and_stale(tmp_path):
     assert state.count("running") == 1 and state.count("stale") == 1
     assert abs(state.success_rate - 1 / 3) < 1e-9 and not state.complete
     rows = dashboard.runs_rows([state], tmp_path / "runs")
-    assert rows[0][3] == "3 / 6" and rows[0][4] == 1 and rows[0][5] == 2 and rows[0][6].startswith("33%")
+    assert rows[0][3] == "3 / 6" and rows[0][4] == 1 and rows[0][5] == 2 and rows[0][6] == 0
+    assert rows[0][7].startswith("33%")
     episodes = dashboard.episode_rows(state)
     assert "running" in episodes[0][1] and episodes[0][2] == 2  # running first, with its steps so far
     assert "stale" in episodes[1][1]
@@ -68,6 +69,40 @@ def test_dashboard_counts_running_done_failed_and_stale(tmp_path):
     _write_episode(run_dir, "miniwob-cpu/b", 1, 2, "success")  # the other process moves on
     assert dashboard.run_state(run_dir).count("running") == 0
     assert dashboard.run_state(run_dir).count("success") == 2
+
+
+def test_dashboard_counts_needs_user_apart_and_does_not_grade_it(tmp_path):
+    run_dir = _run(tmp_path)
+    _write_episode(run_dir, "miniwob-cpu/a", 0, 2, "success")
+    _write_episode(run_dir, "miniwob-cpu/a", 1, 3, "failure")
+    asked = _write_episode(run_dir, "miniwob-cpu/b", 0, 1, None)
+    (asked / RESULT_FILE).write_text(EpisodeResult(
+        task_id="miniwob-cpu/b", seed=0, status="needs_user", termination="needs_user", steps=1,
+        reason="Which account should I use?").model_dump_json())
+    state = dashboard.run_state(run_dir)
+    assert state.finished == 3 and state.count("needs_user") == 1
+    assert state.success_rate == 0.5  # 1 of the 2 graded episodes: needs_user is not graded
+    rows = dashboard.runs_rows([state], tmp_path / "runs")
+    assert rows[0][3] == "3 / 6" and rows[0][5] == 0 and rows[0][6] == 1 and rows[0][7].startswith("50% of 2")
+    episodes = {r[0]: r for r in dashboard.episode_rows(state)}
+    row = episodes[asked.name]
+    assert "needs_user" in row[1] and row[3] == "" and row[-1] == "needs_user: Which account should I use?"
+    text = dashboard.summary_markdown(state)
+    assert "1 needs user (not graded)" in text and "50.0%" in text
+    rows, _dd, summary, episode_rows = app.dashboard_view(str(tmp_path / "runs"), None)
+    assert rows[0][6] == 1 and "1 needs user" in summary
+    assert episode_rows[0][0] == asked.name  # needs_user first, after any running episode
+
+
+def test_dashboard_names_a_policy_stack(tmp_path):
+    run_dir = _run(tmp_path)
+    write_json(run_dir / "run.json", {"suite": "miniwob-cpu", "tasks": ["a"], "seeds": [0],
+                                      "stack": {"policy": "native:ui-tars-1.5", "model": "ui-tars", "critic": "cpu"}})
+    assert dashboard.run_state(run_dir).stack == "native:ui-tars-1.5 / ui-tars / cpu"
+    write_json(run_dir / "run.json", {"suite": "miniwob-cpu", "tasks": ["a"], "seeds": [0],
+                                      "stack": {"policy": "planner", "planner": "instructions", "grounder": "a11y",
+                                                "critic": "cpu"}})
+    assert dashboard.run_state(run_dir).stack == "instructions / a11y / cpu"
 
 
 def test_dashboard_reads_a_cua_eval_run_json(tmp_path):
@@ -114,7 +149,7 @@ def test_compare_finds_the_first_difference(tmp_path):
 
 def test_browser_shows_critic_evidence(tmp_path):
     folder = _write_episode(_run(tmp_path), "miniwob-cpu/a", 0, 2, "success")
-    *_, image, _details, evidence = app.show_episode(str(folder), "all steps")
+    *_, image, _details, evidence, _sent = app.show_episode(str(folder), "all steps")
     assert image is not None and len(evidence) == 1
     picture, caption = evidence[0]
     assert picture.getpixel((5, 5)) == (255, 0, 0) and "cpu approved" in caption

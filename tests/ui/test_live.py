@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cua.core import CuaError
 from cua.core.store import load_episode
-from cua.ui import live_view
+from cua.ui import live_view, render
 from cua.ui.human import Decision, moved
 from cua.ui.live import Control, Event, LiveRun, RunSpec
 
@@ -159,3 +160,87 @@ def test_closing_the_stream_stops_the_run_and_forgets_it(tmp_path: Path):
     result = finish(run)
     assert result.status == "stopped" and "went away" in run.control.stop_reason
     wait_until(lambda: not chromium_children(), "the run's Chromium to exit")
+
+
+# ---- a policy that asks for the user (CallUser) -------------------------------------------------
+
+ASK_POLICY = "ui_policies.AskUserPolicy"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ask_policy():
+    """The test policy, registered as ``app.py --plugin ui_policies:AskUserPolicy`` does."""
+    from cua.stack import import_plugins
+
+    assert import_plugins(["ui_policies:AskUserPolicy"]) == [ASK_POLICY]
+
+
+def _ask(tmp_path: Path, **spec) -> tuple[LiveRun, Event]:
+    run = LiveRun(RunSpec(task="miniwob-cpu/click-button", policy=ASK_POLICY, runs_root=tmp_path, **spec)).start()
+    asked = next_event(run, "proposal")
+    p = asked.proposal
+    assert p.asks_user and p.action.type == "call_user" and p.question.startswith("Which name")
+    assert p.turn is not None and p.turn.thought and p.turn.images  # the approval panel shows the turn
+    assert "the policy asks for you" in live_view.status_text(run, "")
+    return run, asked
+
+
+def test_call_user_waits_in_normal_mode_and_the_answer_reaches_the_policy(tmp_path: Path):
+    from ui_policies import QUESTION
+
+    run, _ = _ask(tmp_path)  # not approve-each: only the CallUser waits
+    assert run.human.pending is not None and not run.human.every
+    run.human.decide(Decision("answer", note="Kasey <b>&</b> Co"))
+    step0 = next_event(run, "step").record
+    result = finish(run)
+    first, second = step0.attempts
+    assert first.action.type == "call_user" and first.verdict.error_type == "user_answer"
+    assert first.verdict.reason == "Kasey <b>&</b> Co" and first.verdict.critic == "human"
+    assert second.action.type == "done" and second.verdict.approve  # the critic alone: nobody was asked
+    assert step0.turn.feedback == "user_resp: Kasey <b>&</b> Co"  # what the policy was told
+    assert render.badge_for(step0)[0] == "APPROVED after the user's answer"
+    assert result.termination == "done" and result.answer == "Kasey <b>&</b> Co"
+    assert result.status in ("success", "failure") and result.stack["critic"] == "approve-all"
+    assert result.stack["policy"] == "ask-user"
+    assert first.turn.actions == [first.action] and first.action.question == QUESTION
+
+
+def test_call_user_approved_ends_the_episode_as_needs_user(tmp_path: Path):
+    run, _ = _ask(tmp_path)
+    run.human.decide(Decision("approve"))
+    result = finish(run)
+    assert result.status == "needs_user" and result.termination == "needs_user"
+    assert result.reason.startswith("Which name") and result.reward == 0.0
+    status = live_view.status_text(run, "")
+    assert "needs_user" in status and "not graded (needs the user)" in status and "question:" in status
+    episode = load_episode(run.episode_dir)
+    assert episode.result.status == "needs_user" and len(episode.steps) == 1
+
+
+def test_call_user_take_over_runs_the_users_action_under_veto_and_replan(tmp_path: Path):
+    from cua.core.actions import Done
+
+    run, _ = _ask(tmp_path)
+    mine = Done(answer="I'll do it myself")
+    run.human.decide(Decision("replace", action=mine))
+    step0 = next_event(run, "step").record
+    result = finish(run)
+    assert step0.action == mine and step0.turn.source == "user" and step0.turn.actions == [mine]
+    assert [a.verdict.error_type for a in step0.attempts] == ["user_edit", None]
+    assert step0.attempts[-1].verdict.approve and step0.attempts[-1].verdict.critic == "human"
+    assert result.termination == "done" and result.answer == "I'll do it myself"
+
+
+def test_call_user_in_approve_each_mode_answer_then_approve(tmp_path: Path):
+    run, _ = _ask(tmp_path, approve_each=True)
+    with pytest.raises(CuaError, match="type an answer"):
+        run.human.decide(Decision("answer", note="  "))
+    run.human.decide(Decision("answer", note="Ann"))
+    done = next_event(run, "proposal").proposal  # approve-each: the Done waits too
+    assert done.action.type == "done" and done.action.answer == "Ann" and not done.asks_user
+    with pytest.raises(CuaError, match="did not ask"):
+        run.human.decide(Decision("answer", note="again"))
+    run.human.decide(Decision("approve"))
+    result = finish(run)
+    assert result.answer == "Ann" and result.termination == "done"
+    assert result.stack["critic"].startswith("human+approve-all")

@@ -49,11 +49,11 @@ def test_find_and_filter(tmp_path):
 
 def test_truncated_steps_show_up_to_last_good_step_with_warning(tmp_path):
     folder = _episode(tmp_path / "r", corrupt=True)
-    _result, warn, slider, image, details, _evidence = app.show_episode(str(folder), "all steps")
+    _result, warn, slider, image, details, _evidence, _sent = app.show_episode(str(folder), "all steps")
     assert warn["visible"] and "unreadable step" in warn["value"] and "2 step(s)" in warn["value"]
     assert slider["maximum"] == 1
     assert image is not None and "Step 0" in details
-    image, details, _evidence = app.show_step(str(folder), "vetoed", 0)
+    image, details, _evidence, _sent = app.show_step(str(folder), "vetoed", 0)
     assert "VETOED: wrong_element" in details
 
 
