@@ -11,7 +11,7 @@ EXTRAS ?= dev,models,ui,data,train,ray
 # CPU torch from the local wheel on machines without a GPU; GPU users install CUDA torch first
 # (see README) and the pin below is then already satisfied.
 TORCH_SPEC ?= torch==2.13.0
-APT_PACKAGES := chromium xvfb xdotool xterm x11vnc fonts-dejavu-core fonts-liberation
+APT_PACKAGES := chromium xvfb xdotool xterm x11vnc x11-xserver-utils fonts-dejavu-core fonts-liberation
 SEEDS ?= 3
 STAMP := $(VENV)/.installed
 
@@ -31,7 +31,7 @@ install: system-deps $(STAMP)
 # Debian packages: installed only when a binary is missing.
 system-deps:
 	@missing=""; \
-	for bin in chromium Xvfb xdotool xterm x11vnc; do command -v $$bin >/dev/null || missing=1; done; \
+	for bin in chromium Xvfb xdotool xterm x11vnc xmodmap; do command -v $$bin >/dev/null || missing=1; done; \
 	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \

@@ -83,6 +83,14 @@ class SyntheticEnv(BrowserEnv):
         obs.extra["blocked"] = self._drain_blocked()
         return obs
 
+    def evaluate(self) -> float:
+        """The validator over the app's tab (``window.__app.state``), whichever tab is active."""
+        validator = self.task.config.get("validator") if self.task else None
+        if not callable(validator):
+            return 0.0
+        with self._guard("evaluate"):
+            return min(1.0, max(0.0, float(validator(self.task_page))))
+
     def observe(self) -> Observation:
         if self._observing == "none":
             return Observation(screenshot=Image.new("RGB", (1, 1)), url=self.page.url)

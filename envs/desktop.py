@@ -16,18 +16,19 @@ import tempfile
 import time
 import weakref
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from PIL import Image, ImageGrab
 
 from cua.core import (
-    Action, Click, Done, DoubleClick, Drag, EnvError, Fail, Key, Move, Observation, RightClick,
-    Scroll, Type, Wait,
+    TERMINAL_ACTIONS, Action, CallUser, Click, Done, DoubleClick, Drag, EnvError, Fail, Key, KeyDown,
+    KeyUp, MouseDown, MouseUp, Move, Observation, RightClick, Scroll, TripleClick, Type, Wait,
 )
-from envs.base import StepResult, Task
-from envs.keymap import chunks, xdotool_chord
+from envs.base import POINTER_KEYBOARD_ACTIONS, StepResult, Task, check_supported
+from envs.keymap import chunks, keysym_name, type_runs, xdotool_chord
 
 BUTTONS = {"left": 1, "middle": 2, "right": 3}
 SCROLL_BUTTONS = {"up": 4, "down": 5, "left": 6, "right": 7}
@@ -46,6 +47,7 @@ class DesktopConfig:
     use_existing_display: bool = False  # act on `display` (or $DISPLAY) instead of our own Xvfb
     xvfb_path: str = "Xvfb"
     xdotool_path: str = "xdotool"
+    xmodmap_path: str = "xmodmap"  # binds what the keymap lacks before typing (x11-xserver-utils)
     startup_timeout_s: float = 10.0
     command_timeout_s: float = 30.0
     type_chunk: int = 50
@@ -54,16 +56,25 @@ class DesktopConfig:
 
 
 class PointerKeyboardEnv(ABC):
-    """Action dispatch shared by the X11 (xdotool) and VNC backends; subclasses do the I/O."""
+    """Action dispatch shared by the X11 (xdotool) and VNC backends; subclasses do the I/O.
+
+    A screen, a pointer and a keyboard: clicks (single, double, triple), button and key holds
+    that last across steps (released at reset), drags, scrolls, typing and key chords. Browser
+    actions (goto, back, forward, tabs, select_option) are not in its action space."""
 
     name = "pointer-keyboard"
     settle_s = 0.05
+    supported_actions: frozenset[str] = POINTER_KEYBOARD_ACTIONS
 
     def __init__(self) -> None:
         self._task: Task | None = None
         self._size: tuple[int, int] = (0, 0)
+        self._pointer: tuple[int, int] | None = None  # where our last pointer action left it
+        self._held_keys: list[str] = []  # our key names held by key_down
+        self._held_buttons: list[int] = []
 
     def step(self, action: Action) -> StepResult:
+        check_supported(self, action)
         if self._task is None:
             raise EnvError(f"{self.name}: call reset() before step()")
         info: dict[str, Any] = {"executed_points": [], "device_scale_factor": 1.0}
@@ -71,12 +82,15 @@ class PointerKeyboardEnv(ABC):
             info["answer"] = action.answer
         elif isinstance(action, Fail):
             info["fail_reason"] = action.reason
+            info["fail_by"] = action.by
+        elif isinstance(action, CallUser):
+            info["question"] = action.question
         elif isinstance(action, Wait):
             time.sleep(action.seconds)
         else:
             info["executed_points"] = [list(p) for p in self._execute(action)]
             time.sleep(self.settle_s)
-        return StepResult(self.observe(), 0.0, isinstance(action, (Done, Fail)), info)
+        return StepResult(self.observe(), 0.0, isinstance(action, TERMINAL_ACTIONS), info)
 
     def observe(self) -> Observation:
         """The screen now, without acting."""
@@ -100,17 +114,49 @@ class PointerKeyboardEnv(ABC):
         return min(1.0, max(0.0, float(validator(self))))
 
     def _execute(self, action: Action) -> list[tuple[int, int]]:
+        points = self._pointer_action(action)
+        if points:
+            self._pointer = points[-1]
+            return points
+        match action:
+            case Type():
+                self._type(action.text)
+            case Key():
+                self._key(action.keys)
+            case KeyDown():
+                self._key_hold(action.keys, True)
+                self._held_keys += [k for k in action.keys if k not in self._held_keys]
+            case KeyUp():
+                self._key_hold(list(reversed(action.keys)), False)
+                self._held_keys = [k for k in self._held_keys if k not in action.keys]
+            case MouseDown() | MouseUp():  # where the pointer is, which we may not know
+                self._press_button(action, None)
+            case _:
+                raise EnvError(f"{self.name}: unsupported action {action.type!r}")
+        return []
+
+    def _pointer_action(self, action: Action) -> list[tuple[int, int]]:
+        """Actions with a point: the screen points they used (empty for any other action)."""
         match action:
             case Click():
                 return [self._click_at(action.x, action.y, BUTTONS[action.button], 1)]
             case DoubleClick():
                 return [self._click_at(action.x, action.y, BUTTONS["left"], 2)]
+            case TripleClick():
+                return [self._click_at(action.x, action.y, BUTTONS["left"], 3)]
             case RightClick():
                 return [self._click_at(action.x, action.y, BUTTONS["right"], 1)]
             case Move():
                 p = self._point(action.x, action.y)
                 self._move(p)
                 return [p]
+            case MouseDown() | MouseUp() if action.x is not None and action.y is not None:
+                p = self._point(action.x, action.y)
+                self._press_button(action, p)
+                return [p]
+            case MouseDown() | MouseUp() if self._pointer is not None:
+                self._press_button(action, None)
+                return [self._pointer]
             case Drag():
                 start, end = self._point(action.x, action.y), self._point(action.to_x, action.to_y)
                 self._drag(start, end)
@@ -121,13 +167,25 @@ class PointerKeyboardEnv(ABC):
                                  h / 2 if action.y is None else action.y)
                 self._scroll(at, SCROLL_BUTTONS[action.direction], action.amount)
                 return [at]
-            case Type():
-                self._type(action.text)
-            case Key():
-                self._key(action.keys)
-            case _:
-                raise EnvError(f"{self.name}: unsupported action {action.type!r}")
         return []
+
+    def _press_button(self, action: MouseDown | MouseUp, p: tuple[int, int] | None) -> None:
+        button = BUTTONS[action.button]
+        down = isinstance(action, MouseDown)
+        self._button(p, button, down)
+        if down and button not in self._held_buttons:
+            self._held_buttons.append(button)
+        elif not down and button in self._held_buttons:
+            self._held_buttons.remove(button)
+
+    def _release_held(self) -> None:
+        """Let go of every key and button still held by key_down / mouse_down (at reset)."""
+        keys, buttons = self._held_keys, self._held_buttons
+        self._held_keys, self._held_buttons = [], []
+        if keys:
+            self._key_hold(list(reversed(keys)), False)
+        for button in buttons:
+            self._button(None, button, False)
 
     def _click_at(self, x: float, y: float, button: int, count: int) -> tuple[int, int]:
         p = self._point(x, y)
@@ -164,6 +222,14 @@ class PointerKeyboardEnv(ABC):
 
     @abstractmethod
     def _key(self, keys: list[str]) -> None: ...
+
+    @abstractmethod
+    def _button(self, p: tuple[int, int] | None, button: int, down: bool) -> None:
+        """Press (down) or release a button, at ``p`` or where the pointer is (None)."""
+
+    @abstractmethod
+    def _key_hold(self, keys: list[str], down: bool) -> None:
+        """Press (down) or release each key in order, leaving it so."""
 
 
 class _Proc:
@@ -215,6 +281,7 @@ class DesktopEnv(PointerKeyboardEnv):
         self.settle_s = self.config.settle_s
         self._display: str | None = None
         self._procs: dict[str, _Proc] = {}
+        self._spare_keys: SpareKeys | None | Literal[False] = None  # False: none on this display
         # Kills our processes on garbage collection and at interpreter exit, not only on close().
         self._finalizer = weakref.finalize(self, _stop_all, self._procs)
 
@@ -239,6 +306,10 @@ class DesktopEnv(PointerKeyboardEnv):
     def reset(self, task: Task) -> Observation:
         self._task = None
         _require(self.config.xdotool_path, "xdotool")
+        if self._display_alive():
+            with contextlib.suppress(EnvError):  # a wedged display is replaced below anyway
+                self._release_held()
+        self._held_keys, self._held_buttons, self._pointer = [], [], None
         self._stop_app()
         if not self._display_alive():
             self._open_display()
@@ -249,20 +320,29 @@ class DesktopEnv(PointerKeyboardEnv):
         return self.observe()
 
     def close(self) -> None:
+        if self.config.use_existing_display and self._spare_keys and self._display:
+            with contextlib.suppress(EnvError):  # not our display: give its keycodes back
+                self._spare_keys.unbind_all()
         _stop_all(self._procs)
         self._display = None
+        self._spare_keys = None
         self._task = None
 
     def xdotool(self, *args: object) -> str:
         """Run one xdotool command line (argument list, no shell) on our display."""
-        argv = [self.config.xdotool_path, *map(str, args)]
+        return self.run_x(self.config.xdotool_path, *args)
+
+    def run_x(self, program: str, *args: object) -> str:
+        """Run an X client (argument list, no shell) on our display; its stdout."""
+        argv = [program, *map(str, args)]
+        name = os.path.basename(program)
         try:
             out = subprocess.run(argv, env=self._child_env(), capture_output=True, text=True,
                                  timeout=self.config.command_timeout_s)
         except subprocess.TimeoutExpired as exc:
-            raise EnvError(f"xdotool {' '.join(argv[1:])} timed out") from exc
+            raise EnvError(f"{name} {' '.join(argv[1:])} timed out") from exc
         if out.returncode != 0:
-            raise EnvError(f"xdotool {' '.join(argv[1:])} failed: {out.stderr.strip()}")
+            raise EnvError(f"{name} {' '.join(argv[1:])} failed: {out.stderr.strip()}")
         return out.stdout
 
     # --- display and app -----------------------------------------------------------------
@@ -291,6 +371,7 @@ class DesktopEnv(PointerKeyboardEnv):
                 dead.stop()
             numbers = [_display_number(cfg.display)] if cfg.display else _free_displays()
             self._display = self._start_xvfb(numbers)
+        self._spare_keys = None  # a new display: its keymap is read when first needed
         # The display answers a client request, and tells us its real size.
         w, h = self.xdotool("getdisplaygeometry").split()
         self._size = (int(w), int(h))
@@ -391,11 +472,122 @@ class DesktopEnv(PointerKeyboardEnv):
         self.xdotool("mousemove", *p, "click", "--repeat", amount, "--delay", 20, button)
 
     def _type(self, text: str) -> None:
-        for chunk in chunks(text, self.config.type_chunk):
-            self.xdotool("type", "--delay", self.config.type_delay_ms, "--", chunk)
+        """``xdotool type``, with the characters the keymap lacks (accents, CJK, emoji) bound to
+        spare keycodes first (``SpareKeys``): xdotool would bind each to a scratch keycode and
+        unbind it right after the key event, and a busy client that reads its keymap after the
+        unbinding gets nothing (characters dropped under load). Without xmodmap, plain
+        ``xdotool type``, with Shift held for the upper-case Latin-1 letters (X reads a keycode
+        bound to one alone as its lower case)."""
+        delay = self.config.type_delay_ms
+        if self._spare_keys is None and not text.isascii():
+            self._spare_keys = SpareKeys.read(self) or False
+        if self._spare_keys:
+            for segment in self._spare_keys.segments(text, self.config.type_chunk):
+                self._spare_keys.bind(segment)
+                self.xdotool("type", "--delay", delay, "--", segment)
+                self._spare_keys.used()
+            return
+        for run, shifted in type_runs(text):
+            hold = shifted and "shift" not in self._held_keys
+            for chunk in chunks(run, self.config.type_chunk):
+                if not hold:
+                    self.xdotool("type", "--delay", delay, "--", chunk)
+                    continue
+                try:
+                    self.xdotool("keydown", "Shift_L", "type", "--delay", delay, "--", chunk)
+                finally:
+                    self.xdotool("keyup", "Shift_L")
 
     def _key(self, keys: list[str]) -> None:
         self.xdotool("key", "--", xdotool_chord(keys))
+
+    def _button(self, p: tuple[int, int] | None, button: int, down: bool) -> None:
+        move = ["mousemove", *p] if p is not None else []
+        self.xdotool(*move, "mousedown" if down else "mouseup", button)
+
+    def _key_hold(self, keys: list[str], down: bool) -> None:
+        self.xdotool("keydown" if down else "keyup", "--", *(keysym_name(k) for k in keys))
+
+
+class SpareKeys:
+    """Characters the keymap lacks, bound to its spare (empty) keycodes with xmodmap as
+    ``keycode K = sym sym`` (the same symbol with and without Shift, so capitals stay capitals),
+    and kept bound: rebound, least recently used first, only after a pause that lets clients
+    read the key events that used them. Two spare keycodes are left to xdotool."""
+
+    RESERVED = 2
+    REBIND_PAUSE_S = 0.2
+
+    def __init__(self, env: DesktopEnv, spare: list[int]) -> None:
+        self._env = env
+        self._free = spare[:-self.RESERVED] if len(spare) > self.RESERVED else []
+        self._bound: dict[str, int] = {}  # character -> keycode, least recently used first
+        self._last_use = 0.0
+
+    @classmethod
+    def read(cls, env: DesktopEnv) -> SpareKeys | None:
+        """None (plain xdotool type then) without xmodmap or spare keycodes."""
+        if shutil.which(env.config.xmodmap_path) is None:
+            return None
+        table = env.run_x(env.config.xmodmap_path, "-pke")
+        spare = [int(line.split()[1]) for line in table.splitlines()
+                 if line.startswith("keycode") and line.split("=", 1)[1].strip() == ""]
+        keys = cls(env, spare)
+        return keys if keys._free else None
+
+    @property
+    def capacity(self) -> int:
+        return len(self._free) + len(self._bound)
+
+    def segments(self, text: str, size: int) -> Iterator[str]:
+        """Pieces of at most ``size`` characters needing at most ``capacity`` bindings each."""
+        start, needs = 0, set()
+        for i, ch in enumerate(text):
+            extra = {ch} if _needs_binding(ch) else set()
+            if i - start >= size or len(needs | extra) > self.capacity:
+                yield text[start:i]
+                start, needs = i, set()
+            needs |= extra
+        if start < len(text):
+            yield text[start:]
+
+    def bind(self, segment: str) -> None:
+        wanted = list(dict.fromkeys(ch for ch in segment if _needs_binding(ch)))
+        for ch in wanted:
+            if ch in self._bound:
+                self._bound[ch] = self._bound.pop(ch)  # most recently used now
+        missing = [ch for ch in wanted if ch not in self._bound]
+        if not missing:
+            return
+        if len(missing) > len(self._free):  # rebinding keycodes used a moment ago
+            time.sleep(max(0.0, self._last_use + self.REBIND_PAUSE_S - time.monotonic()))
+        expressions = []
+        for ch in missing:
+            if not self._free:
+                old = next(c for c in self._bound if c not in wanted)
+                self._free.append(self._bound.pop(old))
+            code = self._free.pop()
+            self._bound[ch] = code
+            sym = keysym_name(ch)
+            expressions += ["-e", f"keycode {code} = {sym} {sym}"]
+        self._env.run_x(self._env.config.xmodmap_path, *expressions)
+
+    def used(self) -> None:
+        self._last_use = time.monotonic()
+
+    def unbind_all(self) -> None:
+        """Give the keycodes back (on a display that is not ours)."""
+        expressions = [arg for code in self._bound.values() for arg in ("-e", f"keycode {code} =")]
+        self._free += list(self._bound.values())
+        self._bound = {}
+        if expressions:
+            self._env.run_x(self._env.config.xmodmap_path, *expressions)
+
+
+def _needs_binding(ch: str) -> bool:
+    """A printable character beyond ASCII (what the US keymap lacks); control characters and
+    the rest are left to xdotool as they are."""
+    return ch.isprintable() and not ch.isascii()
 
 
 def _require(path: str, package: str) -> None:

@@ -72,6 +72,22 @@ def text_keysyms(text: str) -> list[int]:
     return [keysym_code(_CONTROL_CHARS.get(ch, ch)) for ch in text]
 
 
+# Upper-case Latin-1 letters: their keysyms equal their code points, and X reads a keycode bound
+# to one alone (how xdotool and x11vnc type what the keymap lacks) as the lower case; with
+# Shift held they come out right. (× U+00D7 has no case and types as it is.)
+SHIFTED_LATIN1: frozenset[str] = frozenset(chr(c) for c in range(0xC0, 0xDF) if c != 0xD7)
+
+
+def type_runs(text: str) -> Iterator[tuple[str, bool]]:
+    """``text`` cut into runs: (run, False) to type as it is, (run, True) of SHIFTED_LATIN1
+    letters, each to send as Shift + its keysym."""
+    start = 0
+    for i in range(1, len(text) + 1):
+        if i == len(text) or (text[i] in SHIFTED_LATIN1) != (text[start] in SHIFTED_LATIN1):
+            yield text[start:i], text[start] in SHIFTED_LATIN1
+            start = i
+
+
 def chunks(text: str, size: int) -> Iterator[str]:
     """Split text for typing in short calls (Anthropic's computer-use demo types 50 characters
     per xdotool call): a slow or stuck client then costs one short call, not the whole text."""

@@ -23,7 +23,7 @@ import miniwob
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cua.core import Action, EnvError, Observation, TaskNotFoundError
-from envs.base import StepResult, Task
+from envs.base import StepResult, Task, check_supported
 from envs.browser import BrowserConfig, BrowserEnv
 
 HTML_DIR = Path(miniwob.__file__).parent / "html"
@@ -154,6 +154,7 @@ class MiniWoBEnv(BrowserEnv):
         return obs
 
     def step(self, action: Action) -> StepResult:
+        check_supported(self, action)
         if self._state()["done"]:
             # As selenium_instance does: no action once the page has ended the episode.
             info = {"skipped": "the episode is over", "blocked": self._drain_blocked()}
@@ -184,5 +185,10 @@ class MiniWoBEnv(BrowserEnv):
                 self._server = None
 
     def _state(self) -> dict[str, Any]:
+        """The task page's state (whatever tab is active; a closed task tab ends the episode)."""
+        page = self._task_page or self.page  # no page yet: the EnvError saying reset() first
+        if page.is_closed():
+            return {"done": True, "env_reward": -1.0, "raw_reward": -1.0,
+                    "reason": "the task's tab was closed"}
         with self._guard("read the MiniWoB state"):
-            return self.page.evaluate(_STATE_JS)
+            return page.evaluate(_STATE_JS)

@@ -2,11 +2,14 @@
 
 The env starts nothing: the machine behind the server is someone else's. Screenshot pixels are
 framebuffer pixels (device scale factor 1); keys go out as X keysyms from ``envs.keymap``.
+RFB carries pointer and key events, so everything PointerKeyboardEnv does works here, button
+and key holds included (``mouseDown``/``mouseUp``, raw key events); browser actions do not.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import io
 import os
 import time
@@ -21,7 +24,7 @@ from vncdotool.client import VNCDoToolClient, VNCDoToolFactory
 from cua.core import EnvError, Observation
 from envs.base import Task
 from envs.desktop import PointerKeyboardEnv
-from envs.keymap import keysym_code, text_keysyms
+from envs.keymap import keysym_code, text_keysyms, type_runs
 
 _reactor_cleanup_registered = False
 
@@ -76,6 +79,10 @@ class VNCDesktopEnv(PointerKeyboardEnv):
 
     def reset(self, task: Task) -> Observation:
         self._task = None
+        if self._client is not None and (self._held_keys or self._held_buttons):
+            with contextlib.suppress(EnvError):  # a dropped connection: reconnected below
+                self._release_held()
+        self._held_keys, self._held_buttons, self._pointer = [], [], None
         if self._client is None:
             self._connect()
         self._task = task
@@ -155,10 +162,18 @@ class VNCDesktopEnv(PointerKeyboardEnv):
             self._call("mousePress", button)
 
     def _type(self, text: str) -> None:
-        for code in text_keysyms(text):
-            self._call("keysymEvent", code, True)
-            self._call("keysymEvent", code, False)
-            time.sleep(self.config.type_delay_ms / 1000)
+        """One keysym per character; upper-case Latin-1 letters with Shift held (the server
+        binds a keysym its keymap lacks to a spare keycode, which X reads as lower case)."""
+        shift = keysym_code("shift")
+        for run, shifted in type_runs(text):
+            for code in text_keysyms(run):
+                if shifted:
+                    self._call("keysymEvent", shift, True)
+                self._call("keysymEvent", code, True)
+                self._call("keysymEvent", code, False)
+                if shifted:
+                    self._call("keysymEvent", shift, False)
+                time.sleep(self.config.type_delay_ms / 1000)
 
     def _key(self, keys: list[str]) -> None:
         codes = [keysym_code(k) for k in keys]
@@ -166,6 +181,16 @@ class VNCDesktopEnv(PointerKeyboardEnv):
             self._call("keysymEvent", code, True)
         for code in reversed(codes):
             self._call("keysymEvent", code, False)
+
+    def _button(self, p: tuple[int, int] | None, button: int, down: bool) -> None:
+        """At ``p``, or where this connection last put the pointer (vncdotool starts at 0, 0)."""
+        if p is not None:
+            self._call("mouseMove", *p)
+        self._call("mouseDown" if down else "mouseUp", button)
+
+    def _key_hold(self, keys: list[str], down: bool) -> None:
+        for key in keys:
+            self._call("keysymEvent", keysym_code(key), down)
 
 
 def _connected(client: Any) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Self
 
 from cua.core import Action, EnvError, Observation
-from envs.base import StepResult, Task
+from envs.base import StepResult, Task, check_supported
 from envs.desktop import DesktopConfig, DesktopEnv
 from envs.osworld import jail
 from envs.osworld.evaluate import evaluate as osworld_evaluate
@@ -81,6 +81,7 @@ def task_cache_dirs(task_id: str, cache_root: str | None) -> list[Path]:
 
 class OSWorldLocalEnv:
     name = "osworld-local"
+    supported_actions: frozenset[str] = DesktopEnv.supported_actions  # xdotool does the input
 
     def __init__(self, config: OSWorldLocalConfig | None = None) -> None:
         self.config = config or OSWorldLocalConfig()
@@ -132,6 +133,7 @@ class OSWorldLocalEnv:
         return self.desktop.observe()
 
     def step(self, action: Action) -> StepResult:
+        check_supported(self, action)  # before the history: a refused action was never taken
         if self.task is None:
             raise EnvError("osworld-local: call reset() before step()")
         self._actions.append(action)

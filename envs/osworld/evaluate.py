@@ -3,7 +3,11 @@
 
 1. run ``evaluator.postconfig`` setup steps;
 2. ``func == "infeasible"``: 1 iff the agent's last action was FAIL, else 0;
-   any other task whose last action was FAIL scores 0;
+   any other task whose last action was FAIL scores 0. FAIL here is ``Fail(by="agent")``, the
+   policy's claim that the task cannot be done. ``Fail(by="runtime")`` (the runtime gave up for
+   the policy, e.g. unreadable model output) is no such claim: it never scores an infeasible
+   task, and any other task is scored by its metrics, as at the step budget (what
+   ``OSWorldVMEnv`` gets by sending "DONE" for it);
 3. one func: ``metric(result, expected, **options)`` (``expected`` left out when the evaluator has
    none); a FileNotFoundError from the result getter scores 0;
 4. a list of funcs (``conj`` default "and"): "and" returns 0 at the first metric that is 0,
@@ -78,7 +82,8 @@ def evaluate(
 ) -> float:
     ev = task.evaluator
     run_postconfig(ev.postconfig)
-    last_is_fail = bool(actions) and isinstance(actions[-1], Fail)
+    last = actions[-1] if actions else None
+    last_is_fail = isinstance(last, Fail) and last.by == "agent"
     if ev.func == "infeasible":
         return 1.0 if last_is_fail else 0.0
     if last_is_fail:

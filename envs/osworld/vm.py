@@ -2,8 +2,13 @@
 extra, PyPI ``desktop-env``), with our actions sent through the pyautogui codec.
 
 ``desktop_env.desktop_env.DesktopEnv(provider_name, path_to_vm, action_space="pyautogui", ...)``
-does setup, input and scoring in the guest (anchors-runtime §1.1); this wrapper only translates:
-Done/Fail/Wait → "DONE"/"FAIL"/"WAIT", anything else → one pyautogui line (``codecs.emit``).
+does setup, input and scoring in the guest (anchors-runtime §1.1); this wrapper only translates
+(``to_osworld_action``): Done → "DONE", Fail(by="agent") → "FAIL" (the infeasibility claim OSWorld
+scores), Fail(by="runtime") → "DONE" (the runtime gave up: the state is scored as it is, no
+claim), Wait → "WAIT", CallUser → nothing (the episode ends on the current screen), anything else
+→ pyautogui code: ``codecs.emit`` for the basic actions, here for triple clicks, button and key
+holds, and for text pyautogui cannot type (non-ASCII: pasted through the clipboard, as OSWorld's
+UI-TARS agent does). That code is generated from typed actions, never model text.
 Screenshot pixels are guest screen pixels, so no coordinate change is needed. A guest that does
 not answer (connection refused, timeout) is an EnvError: the runner retries it and reports it
 apart from agent failures. Not exercised by tests here (no VM, docker or KVM on this machine).
@@ -17,9 +22,13 @@ from typing import Any
 
 from PIL import Image
 
-from cua.core import Action, Done, EnvError, Fail, Observation, SetupError, Wait
+from cua.core import (
+    Action, CallUser, Done, EnvError, Fail, KeyDown, KeyUp, MouseDown, MouseUp, Observation,
+    SetupError, TripleClick, Type, Wait,
+)
 from cua.core.codecs import emit
-from envs.base import StepResult, Task
+from cua.core.codecs.common import fmt
+from envs.base import POINTER_KEYBOARD_ACTIONS, StepResult, Task, check_supported
 from envs.osworld.task import (
     EvaluationError,
     OSWorldTask,
@@ -68,24 +77,66 @@ def _is_transport_error(exc: BaseException) -> bool:
     return isinstance(exc, (requests.exceptions.RequestException, ConnectionError, TimeoutError))
 
 
-def to_osworld_action(action: Action) -> str:
-    if isinstance(action, Done):
-        return "DONE"
-    if isinstance(action, Fail):
-        return "FAIL"
-    if isinstance(action, Wait):
-        return "WAIT"
+# Our key names that pyautogui spells otherwise (the rest are the same in both).
+_PG_KEYS = {"meta": "win", "contextmenu": "apps"}
+
+
+def _lit(text: str) -> str:
+    """A Python string literal of ``text`` (no backtick, which would end a code fence in a log)."""
+    return repr(text).replace("`", "\\x60")
+
+
+def _xy(x: float | None, y: float | None) -> str:
+    return "" if x is None or y is None else f"x={fmt(x)}, y={fmt(y)}, "
+
+
+def _paste(text: str) -> str:
+    """Clipboard paste for text pyautogui cannot type (it drops non-ASCII characters): what
+    OSWorld's UI-TARS agent sends with ``input_swap``; a trailing newline is pressed as Enter."""
+    body = text.rstrip("\n")
+    lines = [f"import pyperclip\npyperclip.copy({_lit(body)})\npyautogui.hotkey('ctrl', 'v')\ntime.sleep(0.5)"] if body else []
+    lines += ["pyautogui.press('enter')"] * (len(text) - len(body))
+    return "\n".join(lines)
+
+
+def to_osworld_action(action: Action) -> str | None:
+    """The command OSWorld's ``DesktopEnv.step`` takes for ``action``; None: send nothing."""
+    match action:
+        case Done():
+            return "DONE"
+        case Fail(by="agent"):
+            return "FAIL"
+        case Fail():  # the runtime gave up: no infeasibility claim, the state is scored as it is
+            return "DONE"
+        case CallUser():
+            return None
+        case Wait():
+            return "WAIT"
+        case TripleClick(x=x, y=y):
+            return f"pyautogui.tripleClick(x={fmt(x)}, y={fmt(y)})"
+        case MouseDown(x=x, y=y, button=button):
+            return f"pyautogui.mouseDown({_xy(x, y)}button={button!r})"
+        case MouseUp(x=x, y=y, button=button):
+            return f"pyautogui.mouseUp({_xy(x, y)}button={button!r})"
+        case KeyDown(keys=keys):
+            return "\n".join(f"pyautogui.keyDown({_lit(_PG_KEYS.get(k, k))})" for k in keys)
+        case KeyUp(keys=keys):
+            return "\n".join(f"pyautogui.keyUp({_lit(_PG_KEYS.get(k, k))})" for k in reversed(keys))
+        case Type(text=text) if not text.isascii():
+            return _paste(text)
     return emit(action, "pyautogui")
 
 
 class OSWorldVMEnv:
     name = "osworld-vm"
+    supported_actions: frozenset[str] = POINTER_KEYBOARD_ACTIONS  # what pyautogui code can do
 
     def __init__(self, config: OSWorldVMConfig | None = None) -> None:
         self.config = config or OSWorldVMConfig()
         self._cls = _desktop_env_class()  # fails here, with the hint, when the extra is missing
         self._env: Any = None
         self._task: OSWorldTask | None = None
+        self._last_obs: dict[str, Any] | None = None
 
     def _guest(self) -> Any:
         if self._env is None:
@@ -130,14 +181,27 @@ class OSWorldVMEnv:
             raise UnsupportedTaskError(f"{task.id}: {reason}")
         config = self._task.model_dump(exclude_none=True)
         env = self._guest()
-        return self._observation(self._call("reset", lambda: env.reset(task_config=config)))
+        self._last_obs = self._call("reset", lambda: env.reset(task_config=config))
+        return self._observation(self._last_obs)
 
     def step(self, action: Action) -> StepResult:
+        check_supported(self, action)
         env = self._guest()
         command = to_osworld_action(action)
+        if command is None:  # CallUser: the guest is left alone; the episode ends where it is
+            get_obs = getattr(env, "_get_obs", None)
+            obs = self._call("observe", get_obs) if callable(get_obs) else self._last_obs
+            if obs is None:
+                raise EnvError("osworld-vm: call reset() before step()")
+            self._last_obs = obs
+            info = {"pyautogui": None, "question": getattr(action, "question", None)}
+            return StepResult(self._observation(obs), 0.0, True, info)
         obs, reward, done, info = self._call(
             "step", lambda: env.step(command, self.config.pause_s))
+        self._last_obs = obs
         info = dict(info or {}, pyautogui=command)
+        if isinstance(action, Fail):
+            info["fail_by"] = action.by
         return StepResult(self._observation(obs), float(reward or 0.0), bool(done), info)
 
     def evaluate(self) -> float:

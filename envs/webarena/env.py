@@ -6,7 +6,9 @@ it with WebArena's evaluators on the live page and the agent's answer.
 network trace, ``envs.webarena.verified``) and
 ``task.config["storage_state"]`` the Playwright login file, when the task runs logged in
 (``cua.webarena_suite`` builds both). Each step's info records ``url_after`` (the page's URL
-once the action has settled) and, for ``Done``, ``answer``: what offline rescoring reads.
+once the action has settled) and, for ``Done``, ``answer``: what offline rescoring reads. A final
+``Fail(by="agent")`` answers "N/A" (BrowserGym's ``report_infeasible``, what WebArena's
+infeasible tasks expect); ``Fail(by="runtime")`` and ``CallUser`` answer "" (no answer).
 A site that does not answer is a PageLoadError (infrastructure), never an agent failure.
 
 For a Verified task each step's info also carries ``network``: the HAR entries of the requests
@@ -21,8 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cua.core import Action, Done, EnvError, Observation, PageLoadError, Task
-from envs.base import StepResult
+from cua.core import Action, CallUser, Done, EnvError, Fail, Observation, PageLoadError, Task
+from envs.base import StepResult, check_supported
 from envs.browser import BrowserConfig, BrowserEnv
 from envs.webarena.evaluators import (
     Evaluation,
@@ -37,6 +39,7 @@ from envs.webarena.sites import SiteConfig
 from envs.webarena.task import UnsupportedTaskError, VerifiedTask, WebArenaTask
 from envs.webarena.verified import evaluate_verified
 
+INFEASIBLE_ANSWER = "N/A"
 # Chromium fills responseStatus in Navigation Timing: a gateway's 502 is "the site is down".
 _STATUS_JS = "() => { const n = performance.getEntriesByType('navigation')[0]; return n ? (n.responseStatus || 0) : 0; }"
 # Playwright storage state's localStorage, put back for its origin before any page script runs.
@@ -126,9 +129,16 @@ class WebArenaEnv(BrowserEnv):
                 context.add_init_script(_LOCAL_STORAGE_JS % json.dumps(origins))
 
     def step(self, action: Action) -> StepResult:
+        check_supported(self, action)
         result = super().step(action)
         if isinstance(action, Done):
             self.answer = action.answer or ""
+        elif isinstance(action, Fail) and action.by == "agent":
+            # BrowserGym's report_infeasible: WebArena's infeasible tasks expect "N/A".
+            self.answer = INFEASIBLE_ANSWER
+            result.info["answer"] = INFEASIBLE_ANSWER
+        elif isinstance(action, (Fail, CallUser)):
+            self.answer = ""  # the runtime gave up, or a person was asked: no answer
         with self._guard("step"):
             result.info["url_after"] = self.page.url
             if self._recorder is not None:

@@ -55,9 +55,12 @@ def read_stored_episode(folder: Path) -> StoredEpisode:
         trace.extend(info.get("network") or [])
         if step.get("action") is not None:
             last_action, last_info = step["action"], info
-    # Upstream scores the last action's answer; a run that did not end with stop gets "".
+    # Upstream scores the last action's answer; a run that did not end with stop gets "". An
+    # agent that declared the task infeasible answered "N/A" (what the env recorded in the info).
     if last_action is not None and last_action.get("type") == "done":
         answer = str(last_info.get("answer") or last_action.get("answer") or "")
+    elif last_action is not None and last_action.get("type") == "fail":
+        answer = str(last_info.get("answer") or "")
     status = reward = None
     if (folder / "result.json").exists():
         result = json.loads((folder / "result.json").read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cua.core import Click, CuaError, Done, Fail, Key, SetupError, Type, Wait
+from cua.core import CallUser, Click, CuaError, Done, Fail, Key, SetupError, Type, Wait
 from cua.osworld_suite import osworld_suite
 from envs.osworld import metrics as M
 from envs.osworld.evaluate import evaluate
@@ -225,6 +225,20 @@ def test_infeasible_scores_the_agents_fail(ctx: GetterContext) -> None:
     feasible = task_with({"func": "exact_match", "result": rule("a"), "expected": rule({"expected": "a"})})
     assert score(feasible, ctx, [Done()]) == 1.0
     assert score(feasible, ctx, [Fail()]) == 0.0
+
+
+def test_a_runtime_fail_is_no_infeasibility_claim(ctx: GetterContext) -> None:
+    """Fail(by="runtime") (the runtime gave up, e.g. unreadable model output) never scores an
+    infeasible task, and any other task is scored by its metric, as at the step budget."""
+    infeasible = task_with({"func": "infeasible"})
+    assert score(infeasible, ctx, [Fail(by="agent")]) == 1.0
+    assert score(infeasible, ctx, [Fail(by="runtime", reason="unreadable output")]) == 0.0
+    assert score(infeasible, ctx, [Fail(by="agent"), CallUser()]) == 0.0
+    feasible = task_with({"func": "exact_match", "result": rule("a"), "expected": rule({"expected": "a"})})
+    assert score(feasible, ctx, [Fail(by="runtime")]) == 1.0  # the state is right: it counts
+    assert score(feasible, ctx, [Fail(by="agent")]) == 0.0
+    assert to_osworld_action(Fail(by="runtime")) == "DONE"
+    assert to_osworld_action(Fail(by="agent")) == "FAIL"
 
 
 def test_postconfig_runs_before_the_getters(ctx: GetterContext, machine: LocalMachine) -> None:

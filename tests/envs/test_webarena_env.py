@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cua.core import Click, Done, EnvError, PageLoadError
+from cua.core import CallUser, Click, Done, EnvError, Fail, PageLoadError
 from cua.suites import Suite, get_suite
 from cua.webarena_suite import webarena_suite
 from envs.webarena.evaluators import JUDGE_SYSTEM_MESSAGE, fuzzy_match_prompt
@@ -134,6 +134,16 @@ def test_fuzzy_match_asks_the_judge_with_webarenas_prompt(env, suite: Suite, jud
     assert run(env, suite, "12", Done(answer="It sells no boat at all")) == 1.0
     assert "Reason_1 = the store does not sell boats" in requests[-1]["messages"][1]["content"]
     assert run(env, suite, "12", Done(answer="3")) == 0.0
+
+
+def test_the_agents_fail_answers_na_and_a_runtime_fail_answers_nothing(env, suite: Suite) -> None:
+    """BrowserGym's report_infeasible: a final Fail(by="agent") is the answer "N/A"."""
+    assert run(env, suite, "12", Fail(reason="no boats here")) == 1.0 and env.answer == "N/A"
+    assert env.step(Fail()).info["answer"] == "N/A"
+    assert run(env, suite, "12", Fail(by="runtime")) == 0.0 and env.answer == ""
+    assert run(env, suite, "12", CallUser(question="Which store?")) == 0.0 and env.answer == ""
+    assert run(env, suite, "0", Fail()) == 0.0  # a feasible task: "N/A" is a wrong answer
+    assert run(env, suite, "0", Done(answer='"$12.50"')) == 1.0
 
 
 def test_an_unreachable_site_is_an_infrastructure_error(env, suite: Suite, site: str) -> None:
