@@ -108,7 +108,7 @@ class LocalChatModel:
 
     def complete(self, messages: list[Message], *, max_new_tokens: int = 256, temperature: float = 0.0) -> Completion:
         """One reply with its token counts (the prompt's, and the reply's up to its end token)."""
-        (text, completion_tokens), prompt_tokens = self._generate([messages], max_new_tokens, temperature)
+        ((text, completion_tokens),), prompt_tokens = self._generate([messages], max_new_tokens, temperature)
         return Completion(text, prompt_tokens=prompt_tokens[0], completion_tokens=completion_tokens)
 
     def chat_batch(self, conversations: list[list[Message]], *, max_new_tokens: int = 256,

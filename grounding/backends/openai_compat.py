@@ -29,7 +29,7 @@ def image_to_data_url(image: Image.Image) -> str:
     """A lossless PNG data URL (zlib level 1: the size of level 6 on screenshots, twice as fast).
     The last few are remembered while their images live: an agent resends its recent
     screenshots every turn."""
-    for ref, url in _ENCODED:
+    for ref, url in tuple(_ENCODED):  # a snapshot: other threads' agents add to it
         if ref() is image:
             return url
     buf = io.BytesIO()

@@ -16,18 +16,31 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from PIL import Image
 
 from cua.core import (
-    Action, Click, Done, DoubleClick, Key, Observation, RightClick, Scroll, StepRecord, Task, Type, Wait,
+    Action,
+    Click,
+    Done,
+    DoubleClick,
+    Intent,
+    Key,
+    Observation,
+    RightClick,
+    Scroll,
+    StepRecord,
+    Task,
+    Type,
+    Wait,
 )
 from cua.planners import InstructionListPlanner, intent_to_action
-from cua.core import Intent
 from envs.base import StepResult
 from grounding.a11y import A11yGrounder
 
@@ -40,9 +53,21 @@ class Oracle:
     shot: tuple[int, int] = (0, 0)
 
 
+@dataclass
+class OracleStep:
+    """One executed step: the reference action the stand-in was told (screenshot pixels, on a
+    ``shot``-sized screenshot), what the env executed, and the env's info."""
+
+    task_id: str
+    expected: Action | None
+    shot: tuple[int, int]
+    executed: Action
+    info: dict
+
+
 class OracleEnv:
     """Wraps an env: after every observation it asks the CPU stack what the task's reference
-    plan does next, for the stand-in to answer with."""
+    plan does next, for the stand-in to answer with. ``log`` keeps every executed step."""
 
     def __init__(self, env: Any, oracle: Oracle) -> None:
         self._env, self.oracle = env, oracle
@@ -50,6 +75,7 @@ class OracleEnv:
         self._planner, self._grounder = InstructionListPlanner(), A11yGrounder()
         self._done: list[StepRecord] = []
         self._task: Task | None = None
+        self.log: list[OracleStep] = []
 
     def reset(self, task: Task) -> Observation:
         self._task, self._done = task, []
@@ -58,7 +84,9 @@ class OracleEnv:
         return obs
 
     def step(self, action: Action) -> StepResult:
+        expected, shot = self.oracle.action, self.oracle.shot
         result = self._env.step(action)
+        self.log.append(OracleStep(self._task.id if self._task else "", expected, shot, action, dict(result.info)))
         self._done.append(StepRecord(index=len(self._done), screenshot="", action=action))
         self._update(result.observation)
         return result
@@ -188,34 +216,70 @@ class Seen:
     roles: list[str]
     texts: list[str]  # every text part, in order
     body: dict = field(repr=False, default_factory=dict)
+    answer: str | bytes | None = None  # what the stand-in answered (the reply, or the raw body)
+
+    def messages(self) -> list[tuple[str, list[str], int]]:
+        """(role, its text parts, its image count) per message, in order."""
+        out = []
+        for m in self.body["messages"]:
+            parts = m["content"] if isinstance(m["content"], list) else [{"type": "text", "text": m["content"]}]
+            out.append((m["role"], [p["text"] for p in parts if p["type"] == "text"],
+                        sum(p["type"] == "image_url" for p in parts)))
+        return out
+
+
+# How the server misbehaves (``mode``): answers normally; never answers in time ("hang": it
+# sleeps ``hang_s`` first); drips its answer a byte every ``drip_s`` seconds ("drip"); or
+# promises a longer body and closes the connection half way through it ("cut").
+Mode = str
+MODES = ("normal", "hang", "drip", "cut")
 
 
 class StandIn:
-    """``reply(request_index, seen) -> str`` scripts the answers; by default the oracle's action."""
+    """``reply(request_index, seen) -> str | bytes`` scripts the answers (bytes: the raw HTTP
+    body, sent as it is); by default the oracle's action. ``status`` is the HTTP status of every
+    answer; ``mode`` a way to misbehave (``MODES``)."""
 
     def __init__(self, layout: str = "uitars", space: str = "abs_resized", oracle: Oracle | None = None,
-                 reply: Callable[[int, Seen], str | bytes] | None = None, status: int = 200) -> None:
+                 reply: Callable[[int, Seen], str | bytes] | None = None, status: int = 200,
+                 mode: Mode = "normal", hang_s: float = 5.0, drip_s: float = 0.2) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
         self.layout, self.space, self.oracle = layout, space, oracle
         self.seen: list[Seen] = []
         self._reply = reply
-        self.status = status
+        self.status, self.mode, self.hang_s, self.drip_s = status, mode, hang_s, drip_s
+        self._closing = threading.Event()
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 seen = standin._record(body)
-                text = standin._answer(seen)
+                text = seen.answer = standin._answer(seen)
                 payload = text if isinstance(text, bytes) else json.dumps({
                     "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 100 + 10 * len(seen.images), "completion_tokens": 20}}).encode()
                 try:
+                    if standin.mode == "hang" and standin._closing.wait(standin.hang_s):
+                        return
                     self.send_response(standin.status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
+                    self.send_header("Content-Length", str(len(payload) * (2 if standin.mode == "cut" else 1)))
                     self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
+                    if standin.mode == "drip":
+                        for i in range(len(payload)):
+                            if standin._closing.wait(standin.drip_s):
+                                return
+                            self.wfile.write(payload[i:i + 1])
+                            self.wfile.flush()
+                    else:
+                        self.wfile.write(payload)
+                    if standin.mode == "cut":
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                except (BrokenPipeError, ConnectionResetError, OSError):
                     pass
 
             def log_message(self, *args: Any) -> None:
@@ -248,5 +312,6 @@ class StandIn:
         return reply_for(self.layout, action)
 
     def close(self) -> None:
+        self._closing.set()  # a hanging or dripping answer stops now
         self.server.shutdown()
         self.server.server_close()
