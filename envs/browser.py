@@ -51,6 +51,7 @@ ALWAYS_ALLOWED_SCHEMES = frozenset({"data", "about", "blob"})
 # refused like a URL outside the allow-list.
 GOTO_SCHEMES = frozenset({"http", "https", "file", "about", "data"})
 WHEEL_NOTCH_PX = 100
+SCREENSHOT_TRIES = 4  # a capture during a navigation's document swap fails; it works a moment later
 _MODIFIERS = frozenset({"Shift", "Control", "Alt", "Meta"})
 
 _PW_KEYS = {
@@ -727,12 +728,20 @@ class BrowserEnv:
         page coordinates, so it starts where the visual viewport is scrolled to."""
         self._active()
         vw, vh = self._viewport
-        port = self._cdp.send("Page.getLayoutMetrics")["cssVisualViewport"]
-        clip = {"x": port["pageX"], "y": port["pageY"], "width": vw, "height": vh,
-                "scale": self.config.device_scale_factor}
-        png = base64.b64decode(self._cdp.send(
-            "Page.captureScreenshot", {"format": "png", "clip": clip})["data"])
-        return Image.open(io.BytesIO(png)).convert("RGB")
+        for attempt in range(SCREENSHOT_TRIES):
+            try:
+                port = self._cdp.send("Page.getLayoutMetrics")["cssVisualViewport"]
+                clip = {"x": port["pageX"], "y": port["pageY"], "width": vw, "height": vh,
+                        "scale": self.config.device_scale_factor}
+                png = base64.b64decode(self._cdp.send(
+                    "Page.captureScreenshot", {"format": "png", "clip": clip})["data"])
+                return Image.open(io.BytesIO(png)).convert("RGB")
+            except PlaywrightError as e:
+                # A document being swapped by a navigation has no frame to capture for a moment.
+                if "Unable to capture screenshot" not in str(e) or attempt == SCREENSHOT_TRIES - 1:
+                    raise
+                self.page.wait_for_timeout(100 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def observe(self) -> Observation:
         with self._guard("observe"):

@@ -26,9 +26,9 @@ from cua.core import (
     Grounding,
     ModelSpace,
     Point,
-    smart_resize,
 )
 from cua.core.codecs import MAX_TEXT_CHARS, CodecName, emit, parse
+from cua.core.coords import Resize
 from grounding.backends.base import Message
 
 Arch = Literal["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "opencua"]
@@ -46,13 +46,6 @@ class Reading:
 
 
 Parser = Callable[[str], Reading]
-
-
-@dataclass(frozen=True)
-class Resize:
-    factor: int  # patch size x merge size: 28 for Qwen2/2.5-VL, 32 for Qwen3-VL
-    min_pixels: int
-    max_pixels: int
 
 
 @dataclass(frozen=True)
@@ -79,17 +72,10 @@ class Profile:
 
     def resized_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the image the model sees for a ``width`` x ``height`` screenshot."""
-        r = self.resize
-        try:
-            h, w = smart_resize(height, width, r.factor, r.min_pixels, r.max_pixels)
-        except ValueError as e:
-            raise CuaError(f"profile {self.name}: cannot resize a {width}x{height} screenshot: {e}") from None
-        return w, h
+        return self.resize.size(width, height, f"profile {self.name}")
 
     def model_space(self, resized_width: int, resized_height: int) -> ModelSpace:
-        if self.space == "abs_resized":
-            return ModelSpace(kind="abs_resized", width=resized_width, height=resized_height)
-        return ModelSpace.rel_1000() if self.space == "rel_1000" else ModelSpace.rel_1()
+        return ModelSpace.of_kind(self.space, resized_width, resized_height)
 
     def build_messages(self, image: Image.Image, instruction: str) -> tuple[list[Message], ModelSpace]:
         w, h = self.resized_size(*image.size)

@@ -18,10 +18,12 @@ at DPR 2 has twice the CSS pixels of the viewport.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cua.core.errors import CuaError
 from cua.core.geometry import Point
 
 SpaceKind = Literal["abs_resized", "rel_1000", "rel_999", "rel_1", "screenshot"]
@@ -55,6 +57,24 @@ def smart_resize(
         h_bar = math.ceil(height * beta / factor) * factor
         w_bar = math.ceil(width * beta / factor) * factor
     return h_bar, w_bar
+
+
+@dataclass(frozen=True)
+class Resize:
+    """A model's resize rule: sides multiples of ``factor`` (28 for Qwen2/2.5-VL and their
+    fine-tunes, 32 for Qwen3-VL), area within [min_pixels, max_pixels]."""
+
+    factor: int
+    min_pixels: int
+    max_pixels: int
+
+    def size(self, width: int, height: int, who: str = "the model") -> tuple[int, int]:
+        """(width, height) of the image ``who`` sees for a ``width`` x ``height`` screenshot."""
+        try:
+            h, w = smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
+        except ValueError as e:
+            raise CuaError(f"{who}: cannot resize a {width}x{height} screenshot: {e}") from None
+        return w, h
 
 
 class ModelSpace(BaseModel):
@@ -91,6 +111,16 @@ class ModelSpace(BaseModel):
     ) -> "ModelSpace":
         h, w = smart_resize(image_height, image_width, factor, min_pixels, max_pixels)
         return cls(kind="abs_resized", width=w, height=h)
+
+    @classmethod
+    def of_kind(cls, kind: SpaceKind, resized_width: int, resized_height: int) -> "ModelSpace":
+        """The space a model answers in: the resized image for ``abs_resized``, else the fixed grid."""
+        if kind == "abs_resized":
+            return cls(kind="abs_resized", width=resized_width, height=resized_height)
+        if kind == "screenshot":
+            return cls.screenshot(resized_width, resized_height)
+        extent = {"rel_1000": 1000, "rel_999": 999, "rel_1": 1}[kind]
+        return cls(kind=kind, width=extent, height=extent)
 
     def to_screenshot(self, p: Point, shot_width: int, shot_height: int) -> Point:
         return Point(x=p.x * shot_width / self.width, y=p.y * shot_height / self.height)

@@ -12,22 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cua.core import CuaError, ModelSpace, smart_resize
+from cua.core import CuaError, ModelSpace
 from cua.core.codecs import CodecName
+from cua.core.coords import Resize
 
 Layout = Literal["uitars", "qwen", "opencua"]
 NativeSpace = Literal["abs_resized", "rel_999", "rel_1"]
 Q28 = 28 * 28
-
-
-@dataclass(frozen=True)
-class Resize:
-    """qwen-vl-utils' smart_resize: sides multiples of ``factor`` (28 for Qwen2/2.5-VL and their
-    fine-tunes, 32 for Qwen3-VL), area within [min_pixels, max_pixels]."""
-
-    factor: int
-    min_pixels: int
-    max_pixels: int
 
 
 @dataclass(frozen=True)
@@ -64,17 +55,10 @@ class NativeProfile:
 
     def resized_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the image the model sees for a ``width`` x ``height`` screenshot."""
-        r = self.resize
-        try:
-            h, w = smart_resize(height, width, r.factor, r.min_pixels, r.max_pixels)
-        except ValueError as e:
-            raise CuaError(f"profile {self.name}: cannot resize a {width}x{height} screenshot: {e}") from None
-        return w, h
+        return self.resize.size(width, height, f"profile {self.name}")
 
     def model_space(self, resized_width: int, resized_height: int) -> ModelSpace:
-        if self.space == "abs_resized":
-            return ModelSpace(kind="abs_resized", width=resized_width, height=resized_height)
-        return ModelSpace.rel_999() if self.space == "rel_999" else ModelSpace.rel_1()
+        return ModelSpace.of_kind(self.space, resized_width, resized_height)
 
     @property
     def serve_limit(self) -> str:
