@@ -138,3 +138,25 @@ def test_qwen25_vl_names_the_size_the_model_sees(tmp_path: Path) -> None:
     assert (w, h) == (1316, 728) and seen.images == [(w, h)]
     system = seen.messages()[0]
     assert system[1][0] == HELPFUL and f"The screen's resolution is {w}x{h}." in system[1][1]
+
+
+@pytest.mark.parametrize(("profile", "level", "fixture"), [
+    ("opencua", "l1", "opencua_V1_L1.txt"),
+    ("opencua", "l3", "opencua_V1_L3.txt"),
+    ("evocua-s1", "l1", "opencua_V2_l1_password-osworld-public-evaluation.txt"),
+    ("evocua-s1", "l3", "opencua_V2_l3_password-osworld-public-evaluation.txt"),
+])
+def test_opencua_levels_are_the_published_prompts(profile: str, level: str, fixture: str, fixture_text) -> None:
+    from cua.policies.native import make_native
+    from cua.policies.native.layouts import system_text
+
+    policy = make_native(profile, url="http://127.0.0.1:9", level=level)
+    assert system_text(policy.profile, (1288, 812)) == [fixture_text(fixture)]
+
+
+def test_an_unknown_level_is_refused() -> None:
+    from cua.core import CuaError
+    from cua.policies.native import make_native
+
+    with pytest.raises(CuaError, match="level"):
+        make_native("qwen3-vl", url="http://127.0.0.1:9", level="l2")

@@ -12,7 +12,7 @@ from cua.policies.native.profiles import PROFILES, NativeProfile, get_native_pro
 
 __all__ = ["PROFILES", "NativePolicy", "NativeProfile", "get_native_profile", "make_native"]
 
-_POLICY_OPTIONS = {"parse_retries", "max_new_tokens", "temperature", "language", "password", "call_user"}
+_POLICY_OPTIONS = {"parse_retries", "max_new_tokens", "temperature", "language", "password", "call_user", "level"}
 
 
 @POLICIES.register("native")
@@ -23,7 +23,8 @@ def make_native(profile: str, backend: str = "http", url: str | None = None, pat
     ``backend=local``: ``path`` of a transformers checkpoint, with ``device``, ``dtype``, ``attn``.
     Policy options: ``parse_retries`` (2), ``max_new_tokens`` / ``temperature`` (the profile's),
     ``language`` (UI-TARS' Thought language), ``password`` (OpenCUA / EvoCUA prompts),
-    ``call_user`` (needs_user or fail)."""
+    ``call_user`` (needs_user or fail), ``level`` (OpenCUA / EvoCUA-S1 prompt level: l1 action
+    only, l2 thought + action (default), l3 observation + thought + action)."""
     from dataclasses import replace
 
     from grounding.model_grounder import make_chat_model
@@ -33,6 +34,11 @@ def make_native(profile: str, backend: str = "http", url: str | None = None, pat
     changes = {k: policy_opts.pop(k) for k in ("language", "password", "call_user") if k in policy_opts}
     if changes.get("call_user", "needs_user") not in ("needs_user", "fail"):
         raise CuaError(f"call_user must be needs_user or fail, got {changes['call_user']!r}")
+    level = policy_opts.pop("level", None)
+    if level is not None:
+        if chosen.layout != "opencua" or level not in ("l1", "l2", "l3"):
+            raise CuaError(f"level={level!r}: only the opencua and evocua-s1 profiles have levels, l1, l2 or l3")
+        changes["system"] = chosen.system[:-2] + level
     chosen = replace(chosen, **changes) if changes else chosen
     where = url or path
     if not where:
