@@ -148,7 +148,12 @@ def test_plugins_are_imported_at_start_and_their_policies_offered(monkeypatch):
         app.main(["--plugin", "no_such_module_for_cua_tests:Policy"])
     with pytest.raises(SystemExit, match="has no class"):
         app.main(["--plugin", "ui_policies:NoSuchPolicy"])
-    app.build("runs", plugins=["ui_policies:AskUserPolicy"])
+    # What build(plugins=...) does first. (Not app.build itself here: once another test has
+    # imported Twisted's reactor (the VNC env), Gradio components cannot be created in this
+    # process; the e2e tests start the app with --plugin in a process of its own.)
+    from cua.stack import import_plugins
+
+    import_plugins(["ui_policies:AskUserPolicy"])
     choices = app.policy_choices()
     assert choices[0] == "planner" and "ui_policies.AskUserPolicy" in choices
     assert any(c.startswith("native:profile=qwen3-vl,backend=http,url=") for c in choices)
