@@ -104,6 +104,12 @@ def call_with_timeout(fn: Callable[..., R], timeout: float | None, stage: str, *
         pool.shutdown(wait=False)
 
 
+def _soft(timeout: float) -> float:
+    """The deadline a policy is given inside the hard stage limit: room to wind down and say
+    why (stop asking again, cut a request short) before the turn is abandoned."""
+    return max(timeout * 0.9, timeout - 5.0)
+
+
 def _json_safe(info: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(info, default=str))
 
@@ -199,7 +205,7 @@ class Agent:
             raise  # no result.json: a resumed run retries this episode
         except Exception as e:  # noqa: BLE001 — recorded, never lost; the runner decides what next
             result.status = "error"
-            result.termination = "error"
+            result.termination = result.termination or "error"  # a grader that failed keeps how it ended
             result.error = f"{type(e).__name__}: {e}"
             result.trace = traceback.format_exc(limit=5)
         result.steps = len(state.history)
@@ -262,14 +268,19 @@ class Agent:
             else:
                 state.queue.clear()
                 if not asked:  # the first call of the policy in this step starts a turn
+                    if state.turns >= budget:  # a vetoed queued action: no turn left to ask again
+                        critique = Critique("the step budget is spent")
+                        break
                     state.turns += 1
                     turn_index, asked = state.turns - 1, True
+                timeout = self.config.stage_timeout_s
                 inp = PolicyInput(task=task, observation=obs, history=state.history, frames=state.frames,
                                   screenshot_name=screenshot_name, turn_index=turn_index, critique=critique,
                                   feedback=state.feedback, attempt=attempt_no, macro=macro,
-                                  steps_left=max(budget - turn_index, 1))
+                                  steps_left=max(budget - turn_index, 1),
+                                  deadline=None if timeout is None else time.monotonic() + _soft(timeout))
                 t = time.perf_counter()
-                answer = call_with_timeout(self.policy.act, self.config.stage_timeout_s, "policy", inp)
+                answer = call_with_timeout(self.policy.act, timeout, "policy", inp)
                 timings["policy"] += time.perf_counter() - t
                 for stage, seconds in answer.timings.items():
                     timings[stage] = timings.get(stage, 0.0) + seconds

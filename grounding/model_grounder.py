@@ -90,7 +90,7 @@ def make_chat_model(backend: str, path: str, **options: str) -> ChatModel:
                            f"known: {', '.join(sorted(known))}")
         # A variable named on purpose must be set (a hosted API); the default may be absent (vLLM).
         return HttpChatModel(path, options.get("model", "default"),
-                             api_key_env=options.get("api_key_env", "OPENAI_API_KEY"),
+                             api_key_env=options.get("api_key_env"),  # a key goes only where it is named
                              timeout_s=float(options.get("timeout", 60)),
                              retries=int(options.get("retries", 3)), require_key="api_key_env" in options)
     raise CuaError(f"unknown model backend {backend!r}; known: local, http")

@@ -134,7 +134,8 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
         yield
 
 
-def _check_same_run(run_dir: Path, suite_spec: str, names: list[str], seeds: list[int], stack: Stack) -> None:
+def _check_same_run(run_dir: Path, suite_spec: str, names: list[str], seeds: list[int], stack: Stack,
+                    agent_stack: dict[str, str] | None = None) -> None:
     """A folder that holds a run continues only that run: its finished episodes are kept and
     counted, so another suite, task list, seed list or stack would mix two runs in one report.
     ``--resume`` reads these from run.json, so it always matches."""
@@ -152,6 +153,8 @@ def _check_same_run(run_dir: Path, suite_spec: str, names: list[str], seeds: lis
            "stack_spec": stack.as_dict()}
     if isinstance(before["stack_spec"], dict):  # fields added since it was written have their defaults
         before["stack_spec"] = {**Stack().as_dict(), **before["stack_spec"]}
+    if agent_stack is not None:  # a ready agent: the spec says little, its own names say which
+        before["stack"], now["stack"] = asked.get("stack"), agent_stack
     differ = [k for k in now if before[k] != now[k]]
     if differ:
         details = "; ".join(f"{k}: {before[k]!r} there, {now[k]!r} now" for k in differ)
@@ -165,7 +168,8 @@ def _run(
     show_progress: bool, plugins: tuple[str, ...], inline: bool, agent: Agent | None,
 ) -> BatchReport:
     started = time.time()
-    _check_same_run(run_dir, suite_spec, names, seeds, stack)  # before anything in the folder moves
+    _check_same_run(run_dir, suite_spec, names, seeds, stack,  # before anything in the folder moves
+                    agent.stack if agent is not None else None)
     jobs = plan_jobs(suite, names, seeds, run_dir)
     done, todo = split_finished(jobs, run_dir)
     backend_name = "inline" if inline else f"ray {ray_address}" if ray_address else "local"

@@ -39,6 +39,7 @@ class PolicyInput:
     attempt: int = 0
     macro: MacroHistory | None = None  # the critic's macro-action history, where the loop has one
     steps_left: int | None = None  # turns left in the budget, this one included
+    deadline: float | None = None  # time.monotonic() by which the turn must be answered
 
 
 @dataclass

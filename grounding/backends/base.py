@@ -42,9 +42,10 @@ class ChatModel(Protocol):
 
 
 def complete(model: ChatModel, messages: list[Message], *, max_new_tokens: int = 256,
-             temperature: float = 0.0) -> Completion:
-    """``model.complete`` where the backend has it (token counts), else its plain ``chat``."""
+             temperature: float = 0.0, deadline: float | None = None) -> Completion:
+    """``model.complete`` where the backend has it (token counts; ``deadline``, a
+    ``time.monotonic()`` time, bounds its work), else its plain ``chat``."""
     native = getattr(model, "complete", None)
     if callable(native):
-        return native(messages, max_new_tokens=max_new_tokens, temperature=temperature)
+        return native(messages, max_new_tokens=max_new_tokens, temperature=temperature, deadline=deadline)
     return Completion(model.chat(messages, max_new_tokens=max_new_tokens, temperature=temperature))

@@ -14,6 +14,7 @@ are left-padded; replies are cut at the first end-of-sequence token.
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,12 @@ class LocalChatModel:
     def chat(self, messages: list[Message], *, max_new_tokens: int = 256, temperature: float = 0.0) -> str:
         return self.chat_batch([messages], max_new_tokens=max_new_tokens, temperature=temperature)[0]
 
-    def complete(self, messages: list[Message], *, max_new_tokens: int = 256, temperature: float = 0.0) -> Completion:
-        """One reply with its token counts (the prompt's, and the reply's up to its end token)."""
-        ((text, completion_tokens),), prompt_tokens = self._generate([messages], max_new_tokens, temperature)
+    def complete(self, messages: list[Message], *, max_new_tokens: int = 256, temperature: float = 0.0,
+                 deadline: float | None = None) -> Completion:
+        """One reply with its token counts (the prompt's, and the reply's up to its end token);
+        generation stops at ``deadline`` (``time.monotonic()``) with what it has."""
+        max_time = None if deadline is None else max(deadline - time.monotonic(), 0.01)
+        ((text, completion_tokens),), prompt_tokens = self._generate([messages], max_new_tokens, temperature, max_time)
         return Completion(text, prompt_tokens=prompt_tokens[0], completion_tokens=completion_tokens)
 
     def chat_batch(self, conversations: list[list[Message]], *, max_new_tokens: int = 256,
@@ -117,12 +121,13 @@ class LocalChatModel:
             return []
         return [text for text, _ in self._generate(conversations, max_new_tokens, temperature)[0]]
 
-    def _generate(self, conversations: list[list[Message]], max_new_tokens: int,
-                  temperature: float) -> tuple[list[tuple[str, int]], list[int]]:
+    def _generate(self, conversations: list[list[Message]], max_new_tokens: int, temperature: float,
+                  max_time: float | None = None) -> tuple[list[tuple[str, int]], list[int]]:
         inputs = self.encode(conversations).to(self.model.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         generation = self._generation(max_new_tokens, temperature)
+        generation.max_time = max_time
         with torch.inference_mode():
             out = self.model.generate(**inputs, generation_config=generation)
         prompt_tokens = [int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()]

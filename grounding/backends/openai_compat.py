@@ -78,7 +78,7 @@ class HttpChatModel:
     ``timeout_s`` bounds each whole request, reading included: a server that drips its answer
     slowly is cut off like one that does not answer. Answers over 16 MB are refused."""
 
-    def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY",
+    def __init__(self, base_url: str, model: str, api_key_env: str | None = None,
                  timeout_s: float = 60.0, retries: int = 3, backoff_s: float = 1.0,
                  require_key: bool = False) -> None:
         import httpx
@@ -104,7 +104,8 @@ class HttpChatModel:
         return self.complete(messages, max_new_tokens=max_new_tokens, temperature=temperature).text
 
     def complete(self, messages: list[Message], *, max_new_tokens: int = 256,
-                 temperature: float = 0.0) -> Completion:
+                 temperature: float = 0.0, deadline: float | None = None) -> Completion:
+        """One reply. ``deadline`` (``time.monotonic()``) caps every try and stops the retries."""
         prefill = ""
         if messages and messages[-1]["role"] == "assistant":
             prefill = "".join(p.get("text", "") for p in messages[-1]["content"]) \
@@ -116,7 +117,7 @@ class HttpChatModel:
         if prefill:  # vLLM / SGLang continue a trailing assistant message when asked to
             body.update(continue_final_message=True, add_generation_prompt=False)
         payload = json.dumps(body).encode()
-        data = self._post("/chat/completions", payload)
+        data = self._post("/chat/completions", payload, deadline)
         try:
             text = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -133,7 +134,7 @@ class HttpChatModel:
         return [self.chat(c, max_new_tokens=max_new_tokens, temperature=temperature)
                 for c in conversations]
 
-    def _post(self, path: str, payload: bytes) -> dict[str, Any]:
+    def _post(self, path: str, payload: bytes, deadline: float | None = None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
         key = self._key()
         if key:
@@ -143,19 +144,27 @@ class HttpChatModel:
         for attempt in range(self.retries + 1):
             if attempt:  # exponential backoff with jitter
                 time.sleep(self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
-            outcome = self._attempt(url, payload, headers)
+            if deadline is not None and time.monotonic() >= deadline:
+                last += " (and the caller's deadline has passed)"
+                break
+            outcome = self._attempt(url, payload, headers, deadline)
             if isinstance(outcome, dict):
                 return outcome
             last = outcome
         raise ModelServerError(f"model server {url} failed after {self.retries + 1} tries: {last}")
 
-    def _attempt(self, url: str, payload: bytes, headers: dict[str, str]) -> dict[str, Any] | str:
+    def _attempt(self, url: str, payload: bytes, headers: dict[str, str],
+                 outer: float | None = None) -> dict[str, Any] | str:
         """One request: the parsed answer, or why it may be worth another try."""
         import httpx
 
         deadline = time.monotonic() + self.timeout_s
+        if outer is not None:
+            deadline = min(deadline, outer)
+        budget = max(deadline - time.monotonic(), 0.001)
         try:
-            with self._client.stream("POST", url, content=payload, headers=headers) as r:
+            with self._client.stream("POST", url, content=payload, headers=headers,
+                                     timeout=httpx.Timeout(budget)) as r:
                 chunks, size = [], 0
                 for chunk in r.iter_bytes():
                     size += len(chunk)
@@ -176,7 +185,7 @@ class HttpChatModel:
             raise ModelServerError(f"{url} refused the request: HTTP {r.status_code}: {text[:300]}")
         try:
             data = json.loads(raw)
-        except ValueError:  # includes bytes that are not UTF-8
+        except (ValueError, RecursionError):  # bytes that are not UTF-8; nesting past Python's stack
             raise ModelServerError(f"{url} answered something that is not JSON: {text[:200]!r}") from None
         if not isinstance(data, dict):
             raise ModelServerError(f"{url} answered JSON that is not an object: {text[:200]!r}")

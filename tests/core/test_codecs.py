@@ -563,3 +563,25 @@ def test_emitted_formats_look_like_the_models() -> None:
 )
 def test_detect_codec(text: str, codec: CodecName | None) -> None:
     assert detect_codec(text) == codec
+
+
+# ---- hostile sizes: linear work (the timeout is a guard; the assertions are about behaviour) ----
+
+@pytest.mark.timeout(20)
+def test_a_flood_of_uitars_actions_is_refused_after_the_limit() -> None:
+    text = "Action: " + "wait()\n" * 14_000  # 98k characters
+    with pytest.raises(ActionParseError, match="more than 1000 actions"):
+        parse(text, "uitars")
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("text", ["<think>" * 14_000 + '{"name": "x"}', "\n" * 99_000 + "x"])
+def test_think_floods_and_blank_floods_read_in_linear_time(text: str) -> None:
+    with pytest.raises(ActionParseError):
+        parse(text, "computer_use")
+    assert detect_codec(text) is None
+
+
+def test_a_tool_call_whose_name_is_not_a_string_is_a_parse_error() -> None:
+    with pytest.raises(ActionParseError, match="expected a call"):
+        parse('<tool_call>{"name": ["computer_use"], "arguments": {}}</tool_call>', "computer_use")

@@ -247,6 +247,7 @@ class StandIn:
             raise ValueError(f"unknown mode {mode!r}")
         self.layout, self.space, self.oracle = layout, space, oracle
         self.seen: list[Seen] = []
+        self.headers: list[dict[str, str]] = []  # each request's HTTP headers
         self._reply = reply
         self.status, self.mode, self.hang_s, self.drip_s = status, mode, hang_s, drip_s
         self._closing = threading.Event()
@@ -255,6 +256,7 @@ class StandIn:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                standin.headers.append(dict(self.headers))
                 seen = standin._record(body)
                 text = seen.answer = standin._answer(seen)
                 payload = text if isinstance(text, bytes) else json.dumps({

@@ -79,13 +79,13 @@ def detect_codec(text: str) -> CodecName | None:
             return "computer_use"
         if data is not None:
             return "json"
-    if re.search(r"(?m)^\s*<tool_call>", text):
+    if re.search(r"(?m)^[ \t]*<tool_call>", text):
         return "computer_use"
-    if re.search(r"(?m)^\s*computer\.(terminate|wait|triple_click)\(", text):
+    if re.search(r"(?m)^[ \t]*computer\.(terminate|wait|triple_click)\(", text):
         return "opencua"
-    if re.search(r"(?m)^\s*(pyautogui\.|time\.sleep\(|import pyautogui|(WAIT|DONE|FAIL)\s*$)", text):
+    if re.search(r"(?m)^[ \t]*(pyautogui\.|time\.sleep\(|import pyautogui|(WAIT|DONE|FAIL)[ \t]*$)", text):
         return "pyautogui"
-    if re.search(r"(?m)^\s*Action:", text) or re.search(rf"(?m)^\s*({'|'.join(uitars.ACTION_PARAMS)})\(", text):
+    if re.search(r"(?m)^[ \t]*Action:", text) or re.search(rf"(?m)^[ \t]*({'|'.join(uitars.ACTION_PARAMS)})\(", text):
         return "uitars"
     if "<tool_call>" in text:
         return "computer_use"

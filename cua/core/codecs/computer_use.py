@@ -42,26 +42,33 @@ from cua.core.errors import ActionParseError
 
 _CU_FUNCTIONS = frozenset({"computer_use", "grounding"})  # grounding: UI-Ins
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+
+
+def _think(head: str) -> tuple[str, int] | None:
+    """The first ``<think>...</think>`` block: its text and where it ends (found with ``find``:
+    a lazy regex would rescan the rest of the text from every ``<think>``)."""
+    start = head.find("<think>")
+    end = head.find("</think>", start + 7) if start >= 0 else -1
+    return (head[start + 7:end], end + 8) if end >= 0 else None
 
 
 def parse(text: str) -> ParsedOutput:
     start = text.find("<tool_call>")
     head = text if start < 0 else text[:start]
-    think = _THINK.search(head)
+    think = _think(head)
     if start >= 0:
         bodies = _TOOL_CALL.findall(text, start)
-        thought = (think.group(1) if think else head).strip() or None
+        thought = (think[0] if think else head).strip() or None
     else:  # a bare {"name": ..., "arguments": ...} after the optional <think>
-        bare = head[think.end():] if think else head
+        bare = head[think[1]:] if think else head
         if not bare.strip().startswith("{"):
             raise ActionParseError("no <tool_call> found", text)
         bodies = [bare]
-        thought = (think.group(1).strip() or None) if think else None
+        thought = (think[0].strip() or None) if think else None
     out: list[Action] = []
     for body in bodies:
         call = load_json(body.strip(), body)
-        if not isinstance(call, dict) or call.get("name") not in _CU_FUNCTIONS:
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str) or call["name"] not in _CU_FUNCTIONS:
             raise ActionParseError(f"expected a call to one of {sorted(_CU_FUNCTIONS)}", body)
         args = call.get("arguments")
         if isinstance(args, str):  # OpenAI-style APIs send arguments as a JSON string

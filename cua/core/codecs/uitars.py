@@ -26,6 +26,7 @@ from cua.core.actions import (
     Wait,
 )
 from cua.core.codecs.common import (
+    MAX_ACTIONS,
     ParsedOutput,
     call_args,
     chord,
@@ -75,25 +76,29 @@ def parse(text: str) -> ParsedOutput:
     else:
         thought, block = None, text
     out: list[Action] = []
-    for call, code in _uitars_calls(block.strip()):
-        _uitars_action(call, code, out)
+    for call, code, src in _uitars_calls(block.strip()):
+        _uitars_action(call, code, src, out)
+        if len(out) > MAX_ACTIONS:
+            raise ActionParseError(f"more than {MAX_ACTIONS} actions", src)
     return ParsedOutput(out, thought, text)
 
 
-def _uitars_calls(block: str) -> Iterator[tuple[ast.Call, str]]:
-    """The calls in an action block. Clean text parses as it is; otherwise split it into
-    actions on ')' + blank line and repair each, as UI-TARS's own parser does."""
+def _uitars_calls(block: str) -> Iterator[tuple[ast.Call, str, str]]:
+    """The calls in an action block, each with its source lines. Clean text parses as it is;
+    otherwise split it into actions on ')' + blank line and repair each, as UI-TARS's own
+    parser does. (Whole source lines are sliced: exact segments cost a pass over the code each.)"""
     try:
         pieces = [(block, parse_python(block, block))]
     except ActionParseError:
-        pieces = [_uitars_repaired(p) for p in re.split(r"(?<=\))\s*\n\s*\n\s*", block)]
+        pieces = [_uitars_repaired(p) for p in re.split(r"(?<=\))[ \t\r]*\n[ \t\r]*\n\s*", block)]
     for code, tree in pieces:
+        lines = re.split(r"\r\n?|\n", code)  # line breaks as ast counts them
         for stmt in tree.body:
-            src = ast.get_source_segment(code, stmt) or code
+            src = "\n".join(lines[stmt.lineno - 1:stmt.end_lineno]).strip()
             if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
                     and isinstance(stmt.value.func, ast.Name)):
                 raise ActionParseError("expected a UI-TARS action call like click(start_box='(x,y)')", src)
-            yield stmt.value, code
+            yield stmt.value, code, src
 
 
 def _uitars_repaired(piece: str) -> tuple[str, ast.Module]:
@@ -123,8 +128,7 @@ def _uitars_box(value: Any, what: str, src: str) -> tuple[float, float]:
     return point([float(t) for t in tokens], what, src)
 
 
-def _uitars_action(call: ast.Call, code: str, out: list[Action]) -> None:
-    src = ast.get_source_segment(code, call) or code
+def _uitars_action(call: ast.Call, code: str, src: str, out: list[Action]) -> None:
     name = call.func.id if isinstance(call.func, ast.Name) else ""
     if name not in ACTION_PARAMS:
         raise ActionParseError(f"unknown UI-TARS action {name!r}", src)

@@ -176,7 +176,7 @@ def _opencua(profile: NativeProfile, instruction: str, past: list[PastTurn], cur
 
 _EMPTY_THINK = re.compile(r"<think>\s*</think>\s*")
 _ACTION_LINE = re.compile(r"(?im)^[ \t]*action[ \t]*:[ \t]*(.*)$")
-_SECTION = re.compile(r"(?m)^[ \t]*#{0,2}[ \t]*(Observation|Thought|Action|Code)[ \t]*:?[ \t]*$")
+_SECTIONS = ("observation", "thought", "action", "code")
 _FENCE = re.compile(r"```(?:code|python|py)?[ \t]*\n?(.*?)```", re.DOTALL)
 
 
@@ -187,7 +187,17 @@ def clean(text: str) -> str:
 
 
 def read(profile: NativeProfile, text: str) -> Reply:
-    """The actions a reply names; ActionParseError (with what the model is told) otherwise."""
+    """The actions a reply names; ActionParseError (with what the model is told) otherwise.
+    Whatever else a hostile reply makes the readers raise is an unreadable reply too."""
+    try:
+        return _read(profile, text)
+    except ActionParseError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError, OverflowError) as e:
+        raise ActionParseError(f"unreadable reply ({type(e).__name__})") from None
+
+
+def _read(profile: NativeProfile, text: str) -> Reply:
     if len(text) > MAX_TEXT_CHARS:
         raise ActionParseError(f"the reply is longer than {MAX_TEXT_CHARS} characters")
     response = clean(text)
@@ -207,12 +217,25 @@ def read(profile: NativeProfile, text: str) -> Reply:
     return Reply(parsed.actions, thought, summary, response)
 
 
+def _sections(text: str) -> dict[str, str]:
+    """``## Thought:`` / ``Action:`` ... headers (a line of their own, up to two '#', an optional
+    ':') → the text under each, first occurrence kept. Read line by line: linear in the text."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        bare = line.strip()
+        hashes = len(bare) - len(bare.lstrip("#"))
+        word = bare.lstrip("#").strip().removesuffix(":").strip().lower()
+        if hashes <= 2 and word in _SECTIONS:
+            current = None if word in sections else sections.setdefault(word, [])
+            continue
+        if current is not None:
+            current.append(line)
+    return {k: "\n".join(v).strip() for k, v in sections.items()}
+
+
 def _read_opencua(profile: NativeProfile, response: str) -> Reply:
-    sections: dict[str, str] = {}
-    marks = list(_SECTION.finditer(response))
-    for m, nxt in zip(marks, [*marks[1:], None]):
-        body = response[m.end():nxt.start() if nxt else len(response)]
-        sections.setdefault(m.group(1).lower(), body.strip())
+    sections = _sections(response)
     blocks = _FENCE.findall(response)
     if not blocks:
         raise ActionParseError("no code block: end the reply with the action as ```python ... ``` code")

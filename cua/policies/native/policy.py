@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from PIL import Image
 
 from cua.core import (
-    Action, ActionParseError, CallUser, Fail, ModelSpace, RejectedReply, StepRecord, TERMINAL_ACTIONS, TurnRecord,
-    Usage,
+    Action, ActionParseError, CallUser, Fail, ModelSpace, Point, RejectedReply, StepRecord, TERMINAL_ACTIONS,
+    TurnRecord, Usage,
 )
 from cua.core.codecs import emit
 from cua.core.coords import map_action
@@ -72,8 +72,10 @@ class NativePolicy:
         started = time.perf_counter()
         proposals: list[Proposal] | None = None
         for attempt in range(self.parse_retries + 1):
+            if attempt and inp.deadline is not None and time.monotonic() >= inp.deadline:
+                break  # no time left to ask again: the rejected replies say why
             reply = complete(self.chat_model, request.messages, max_new_tokens=self.max_new_tokens,
-                             temperature=self.temperature)
+                             temperature=self.temperature, deadline=inp.deadline)
             _count(usage, reply)
             text = _safe_text(reply.text)
             try:
@@ -92,7 +94,7 @@ class NativePolicy:
         usage.latency_s = time.perf_counter() - started
         record.usage = usage
         if proposals is None:
-            reason = (f"no usable reply after {self.parse_retries + 1} tries; last: "
+            reason = (f"no usable reply after {len(record.rejected)} tries; last: "
                       f"{record.rejected[-1].error if record.rejected else 'none'}")
             record.error = reason
             proposals = [Proposal(Fail(reason=reason, by="runtime"))]
@@ -111,6 +113,9 @@ class NativePolicy:
         except ActionParseError:
             said = action.type
         mapped, chains = map_action(action, space, shot, raw_text=said)
+        if any(c.screenshot_point.x >= shot[0] or c.screenshot_point.y >= shot[1] for c in chains):
+            # The image's far edge (x == width) maps onto the pixel just past the screenshot.
+            mapped, chains = _inside(mapped, chains, shot)
         return Proposal(mapped, chains)
 
     def _terminations(self, proposals: list[Proposal], thought: str | None, inp: PolicyInput) -> list[Proposal]:
@@ -149,16 +154,34 @@ class NativePolicy:
         past: list[layouts.PastTurn] = []
         for group in _turns(inp.history):
             first = group[0]
-            turn = next((r.turn for r in group if r.turn is not None), None)
+            turns = [r.turn for r in group if r.turn is not None]
+            turn = turns[0] if turns else None
             executed = [r.action for r in group if r.action is not None]
-            if turn is not None and turn.source == "policy" and turn.response:
+            others = [t for t in turns if t.source != "policy"]
+            if turn is not None and turn.source == "policy" and turn.response and not others:
                 response, summary = turn.response, turn.summary or ""
-            else:
-                summary = _say(executed, turn)
+            else:  # somebody else ran (part of) this turn: show what actually ran
+                summary = _say(executed, others[0] if others else turn)
                 response = layouts.render_turn(self.profile, executed, space, shot, summary)
             past.append(layouts.PastTurn(response=response, summary=summary, screenshot=inp.frames.get(first.index),
                                          screenshot_name=first.screenshot))
         return past
+
+
+def _inside(action: Action, chains: list, shot: tuple[int, int]) -> tuple[Action, list]:
+    """The action and its chains with screenshot points kept on the screenshot's last pixel."""
+    def clamp(x: float, y: float) -> tuple[float, float]:
+        return min(x, shot[0] - 1), min(y, shot[1] - 1)
+
+    data = action.model_dump()
+    if data.get("x") is not None and data.get("y") is not None:
+        data["x"], data["y"] = clamp(data["x"], data["y"])
+    if "to_x" in data:
+        data["to_x"], data["to_y"] = clamp(data["to_x"], data["to_y"])
+    fixed = [c.model_copy(update={"screenshot_point": Point(x=min(c.screenshot_point.x, shot[0] - 1),
+                                                             y=min(c.screenshot_point.y, shot[1] - 1))})
+             for c in chains]
+    return type(action).model_validate(data), fixed
 
 
 def _turns(history: Sequence[StepRecord]) -> list[list[StepRecord]]:
