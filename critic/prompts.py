@@ -126,9 +126,7 @@ class CriticProfile:
         return w, h
 
     def model_space(self, resized_width: int, resized_height: int) -> ModelSpace:
-        if self.space == "rel_1000":
-            return ModelSpace.rel_1000()
-        return ModelSpace(kind="abs_resized", width=resized_width, height=resized_height)
+        return ModelSpace.of_kind(self.space, resized_width, resized_height)
 
 
 PROFILES: dict[str, CriticProfile] = {p.name: p for p in (

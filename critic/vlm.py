@@ -36,8 +36,8 @@ from critic.prompts import (
     infer_error_type,
     parse_answer,
 )
-from cua.core import Action, CuaError, Intent, ModelSpace, Point, Verdict
-from cua.core.coords import map_action
+from cua.core import Action, CuaError, Intent, ModelSpace, Verdict
+from cua.core.coords import map_action, to_model_space
 from grounding.backends.base import ChatModel, Message
 from grounding.model_grounder import make_chat_model
 
@@ -102,7 +102,7 @@ class VLMCritic:
         shot_size = ctx.observation.size
         size = f"{w}x{h}; coordinates are relative, 0-1000 on both axes" if space.kind == "rel_1000" \
             else f"{w}x{h} pixels"
-        action = _in_space(ctx.action, space, shot_size)
+        action = to_model_space(ctx.action, space, shot_size)
         executed = [r for r in ctx.history if r.action is not None or r.attempts]
         lines = [f"Step {k}: {describe_step(r, coords=False)}" for k, r in enumerate(executed, 1)]
         macro = ctx.macro_history or self.compressor.compress(ctx.task, ctx.history, ctx.frames)
@@ -159,16 +159,6 @@ def _intent_text(intent: Intent | None) -> str:
         return "(a direct action, no stated intent)"
     text = f"{intent.kind.replace('_', ' ')} {intent.target}"
     return text + (f" — {intent.thought}" if intent.thought else "")
-
-
-def _in_space(action: Action, space: ModelSpace, shot_size: tuple[int, int]) -> Action:
-    """``action`` with its points in the model's coordinate space, rounded as a model writes them."""
-    update: dict[str, float] = {}
-    for x, y in (("x", "y"), ("to_x", "to_y")):
-        if getattr(action, x, None) is not None:
-            q = space.from_screenshot(Point(x=getattr(action, x), y=getattr(action, y)), *shot_size)
-            update[x], update[y] = round(q.x), round(q.y)
-    return action.model_copy(update=update) if update else action
 
 
 def _to_screenshot(action: Action | None, space: ModelSpace, shot_size: tuple[int, int]) -> Action | None:

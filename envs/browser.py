@@ -383,16 +383,20 @@ class BrowserEnv:
     def _single_tab(self) -> Page:
         """Release held input and close every tab but the active one (a reused context)."""
         page = self._active()
-        for key in reversed(self._held_keys):
-            page.keyboard.up(key)
-        for button in self._held_buttons:
-            page.mouse.up(button=button)  # type: ignore[arg-type]
+        self._release_held(page)
         self._held_keys, self._held_buttons = [], []
         for other in self.tabs:
             if other is not page:
                 other.close()
         self._tabs = [page]
         return page
+
+    def _release_held(self, page: Page) -> None:
+        """Let go of every key (last pressed first) and button held on ``page``."""
+        for key in reversed(self._held_keys):
+            page.keyboard.up(key)
+        for button in self._held_buttons:
+            page.mouse.up(button=button)  # type: ignore[arg-type]
 
     def _forget_tabs(self) -> None:
         self._page = self._cdp = self._cdp_page = self._task_page = None
@@ -443,10 +447,7 @@ class BrowserEnv:
             if old_page is not None and not old_page.is_closed():
                 # Modifiers held with key_down follow the focus to the new tab; other held keys
                 # and buttons are let go on the old one.
-                for key in reversed(self._held_keys):
-                    old_page.keyboard.up(key)
-                for button in self._held_buttons:
-                    old_page.mouse.up(button=button)  # type: ignore[arg-type]
+                self._release_held(old_page)
                 with contextlib.suppress(PlaywrightError):
                     old.detach()  # type: ignore[union-attr]
             self._held_keys = [k for k in self._held_keys if k in _MODIFIERS]
@@ -645,18 +646,15 @@ class BrowserEnv:
         timeout = self.config.navigation_timeout_s * 1000
         if isinstance(action, Goto):
             self._agent_goto(page, action.url)
-        elif isinstance(action, Back):
-            if self._navigate(lambda: page.go_back(wait_until="load", timeout=timeout)) is None \
+        elif isinstance(action, (Back, Forward)):
+            go, where = (page.go_back, "back") if isinstance(action, Back) else (page.go_forward, "forward")
+            if self._navigate(lambda: go(wait_until="load", timeout=timeout)) is None \
                     and "navigation_error" not in self._note:
-                self._note["navigation_error"] = "no page to go back to"
-        elif isinstance(action, Forward):
-            if self._navigate(lambda: page.go_forward(wait_until="load", timeout=timeout)) is None \
-                    and "navigation_error" not in self._note:
-                self._note["navigation_error"] = "no page to go forward to"
+                self._note["navigation_error"] = f"no page to go {where} to"
         elif isinstance(action, NewTab):
             tab = self._context.new_page()  # type: ignore[union-attr]
             self._on_page(tab)
-            self._page = tab
+            self._page = tab  # active even if the page event came first and returned early
             tab = self._active()
             if action.url:
                 self._agent_goto(tab, action.url)

@@ -160,6 +160,22 @@ class CoordChain(BaseModel):
         })
 
 
+def to_model_space(action, space: ModelSpace, shot_size: tuple[int, int]):
+    """The inverse of ``map_action``: an action in screenshot pixels with its points in
+    ``space``, rounded as a model writes them (whole numbers; four decimals in 0-1)."""
+    digits = 4 if space.kind == "rel_1" else 0
+
+    def conv(x: float, y: float) -> tuple[float, float]:
+        q = space.from_screenshot(Point(x=x, y=y), *shot_size)
+        return round(q.x, digits), round(q.y, digits)
+
+    update: dict[str, float] = {}
+    for x, y in (("x", "y"), ("to_x", "to_y")):
+        if getattr(action, x, None) is not None and getattr(action, y, None) is not None:
+            update[x], update[y] = conv(getattr(action, x), getattr(action, y))
+    return action.model_copy(update=update) if update else action
+
+
 def screenshot_to_screen(p: Point, device_scale_factor: float) -> Point:
     return Point(x=p.x / device_scale_factor, y=p.y / device_scale_factor)
 

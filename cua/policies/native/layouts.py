@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from cua.core import Action, ActionParseError, ModelSpace, Point
+from cua.core import Action, ActionParseError, ModelSpace
 from cua.core.codecs import emit, parse
 from cua.core.codecs.common import MAX_TEXT_CHARS
+from cua.core.coords import to_model_space
 from cua.policies.native import prompts
 from cua.policies.native.profiles import NativeProfile
 from grounding.backends.base import Message
@@ -258,19 +259,3 @@ def render_turn(profile: NativeProfile, actions: list[Action], space: ModelSpace
     except ActionParseError:  # an action this grammar has no words for: say it in words
         return f"Action: {summary}"
     return f"Thought: {summary}\nAction: {body}" if profile.layout == "uitars" else f"Action: {summary}\n{body}"
-
-
-def to_model_space(action: Action, space: ModelSpace, shot: tuple[int, int]) -> Action:
-    """An action in screenshot pixels written in the model's space (whole numbers where the
-    space is; four decimals in 0-1)."""
-    def conv(x: float, y: float) -> tuple[float, float]:
-        p = space.from_screenshot(Point(x=x, y=y), *shot)
-        nd = 4 if space.kind == "rel_1" else 0
-        return round(p.x, nd), round(p.y, nd)
-
-    data = action.model_dump()
-    if data.get("x") is not None and data.get("y") is not None:
-        data["x"], data["y"] = conv(data["x"], data["y"])
-    if "to_x" in data:
-        data["to_x"], data["to_y"] = conv(data["to_x"], data["to_y"])
-    return type(action).model_validate(data)
